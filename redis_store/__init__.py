@@ -1,0 +1,37 @@
+"""redis_store: claircore's indexer Store on Redis.
+
+Everything public is importable from here: the models and their claircore JSON codec, the
+errors, and the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`).
+"""
+
+from redis_store.errors import (
+    DigestError,
+    InvalidInputError,
+    LockError,
+    MatcherError,
+    StoreError,
+    UnknownLayerError,
+    UnknownManifestError,
+    UnknownScannerError,
+)
+from redis_store.models import *  # noqa: F403 - the models are the public API
+from redis_store.models import __all__ as _models_all
+from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncManifestLock",
+    "AsyncRedisStore",
+    "DigestError",
+    "InvalidInputError",
+    "LockError",
+    "ManifestLock",
+    "MatcherError",
+    "RedisStore",
+    "StoreError",
+    "UnknownLayerError",
+    "UnknownManifestError",
+    "UnknownScannerError",
+    *_models_all,
+]

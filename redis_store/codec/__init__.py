@@ -1,0 +1,1 @@
+"""Encodings: claircore's JSON wire format (:mod:`.wire`) and the Redis value layout."""

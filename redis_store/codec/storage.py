@@ -1,0 +1,173 @@
+"""How entities, artifacts and reports are laid out as Redis values.
+
+Dictionary values are ``identity hash (16 bytes) + JSON array of fields``: the identity
+hash is the field name in the ``ids`` hash, so the natural key is never stored twice, and
+Lua can reclaim both entries from the value alone. Reports are claircore JSON compressed
+with zlib and a preset dictionary of claircore's recurring JSON fragments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Final
+
+import orjson
+
+from redis_store.errors import InvalidInputError
+from redis_store.models import (
+    Distribution,
+    File,
+    IndexReport,
+    Package,
+    PackageKind,
+    Repository,
+    Version,
+)
+
+HASH_BYTES: Final = 16
+
+#: First byte of a stored report: the encoding version.
+REPORT_ZLIB: Final = b"\x01"
+
+#: Fragments that recur in every claircore report; a zlib preset dictionary lets even a
+#: small report compress well. Changing it needs a new REPORT_* version byte.
+_ZDICT: Final = (
+    b'"repository_ids":null}],"distribution_id":"","introduced_in":"sha256:'
+    b'"package_db":"var/lib/dpkg/status","package_db":"bdb:var/lib/rpm",'
+    b'"package_db":"go:","repository_ids":[","kind":"source","kind":"binary",'
+    b'"normalized_version":"","module":"","cpe":"","detector":null},'
+    b'"normalized_version":"semver:0.","normalized_version":"pep440:0.'
+    b'"detector":"urn:claircore:detector:rhel-package-scanner:1:package"'
+    b'"detector":"urn:claircore:detector:dpkg:7:package"'
+    b'"detector":"urn:claircore:detector:gobin:5:package"'
+    b'"arch":"x86_64","arch":"noarch","arch":"amd64","arch":"all",'
+    b'"cpe":"cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",'
+    b'"key":"rhel-cpe-repository","name":"go","uri":"https://pkg.go.dev/",'
+    b'"pretty_name":"","version_code_name":"","version_id":"","did":"",'
+    b'"source":{"id":"","name":"","version":"","kind":"source",'
+    b'{"id":"","name":"","version":"","kind":"binary","source":{"id":"'
+    b'"manifest_hash":"sha256:","state":"IndexFinished","packages":{"'
+    b'"distributions":{"","repository":{"","environments":{"'
+    b'"success":true,"err":""}'
+)
+
+
+def identity_hash(identity: bytes) -> bytes:
+    """The 16-byte key an entity's natural key is stored under."""
+    return hashlib.blake2b(identity, digest_size=HASH_BYTES).digest()
+
+
+def _value(identity: list[str], extra: list[str]) -> bytes:
+    ident = orjson.dumps(identity)
+    return identity_hash(ident) + orjson.dumps(identity + extra)
+
+
+def package_value(p: Package) -> bytes:
+    """Identity (name, version, kind, module, arch) + normalized version (first writer wins)."""
+    return _value([p.name, p.version, str(p.kind), p.module, p.arch], [str(p.normalized_version)])
+
+
+#: The source stored for a package without one: claircore's shared all-empty package.
+ZERO_PACKAGE_VALUE: Final = _value(["", "", "", "", ""], [""])
+
+
+def source_value(p: Package) -> bytes:
+    """The value of a package's source, or of the shared zero package."""
+    return ZERO_PACKAGE_VALUE if p.source is None else package_value(p.source)
+
+
+def distribution_value(d: Distribution) -> bytes:
+    """All eight fields are the identity (the CPE in its bound form)."""
+    return _value(
+        [d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe,
+         d.pretty_name],
+        [],
+    )
+
+
+def repository_value(r: Repository) -> bytes:
+    """Identity (name, key, uri) + CPE (first writer wins)."""
+    return _value([r.name, r.key, r.uri], [r.cpe])
+
+
+def file_value(f: File) -> bytes:
+    return _value([f.path, str(f.kind)], [])
+
+
+def _fields(value: bytes) -> list[str]:
+    fields = orjson.loads(value[HASH_BYTES:])
+    assert isinstance(fields, list)
+    return fields
+
+
+def decode_package(pid: str, value: bytes) -> Package:
+    """A stored package row, without artifact data (source, detector, package_db ...)."""
+    name, version, kind, module, arch, norm = _fields(value)
+    return Package(
+        id=pid,
+        name=name,
+        version=version,
+        kind=_KINDS.get(kind, PackageKind.UNKNOWN),
+        module=module,
+        arch=arch,
+        normalized_version=Version.parse(norm) if norm else Version(),
+    )
+
+
+def decode_source(pid: str, value: bytes) -> Package:
+    """A source package as claircore reads it: its normalized version is never read back."""
+    name, version, kind, module, arch, _ = _fields(value)
+    return Package(
+        id=pid,
+        name=name,
+        version=version,
+        kind=_KINDS.get(kind, PackageKind.UNKNOWN),
+        module=module,
+        arch=arch,
+    )
+
+
+_KINDS: Final = {k.value: k for k in PackageKind}
+
+
+def decode_distribution(did: str, value: bytes) -> Distribution:
+    f = _fields(value)
+    return Distribution(
+        id=did, did=f[0], name=f[1], version=f[2], version_code_name=f[3], version_id=f[4],
+        arch=f[5], cpe=f[6], pretty_name=f[7],
+    )
+
+
+def decode_repository(rid: str, value: bytes) -> Repository:
+    f = _fields(value)
+    return Repository(id=rid, name=f[0], key=f[1], uri=f[2], cpe=f[3])
+
+
+def decode_file(value: bytes) -> File:
+    f = _fields(value)
+    return File(path=f[0], kind=f[1])
+
+
+def package_name(value: bytes) -> str:
+    """The name of a stored package."""
+    return str(_fields(value)[0])
+
+
+def artifact_tail(p: Package) -> bytes:
+    """The part of a package artifact's identity the client supplies."""
+    return orjson.dumps([p.package_db, p.repository_hint])
+
+
+def encode_report(report: IndexReport) -> bytes:
+    """claircore JSON, compressed: reports are most of a manifest's memory."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    return REPORT_ZLIB + c.compress(report.to_json()) + c.flush()
+
+
+def decode_report(blob: bytes) -> IndexReport:
+    """Inverse of :func:`encode_report`."""
+    if blob[:1] != REPORT_ZLIB:
+        raise InvalidInputError(f"stored report has unknown encoding {blob[:1]!r}")
+    d = zlib.decompressobj(-15, _ZDICT)
+    return IndexReport.from_json(d.decompress(blob[1:]) + d.flush())

@@ -1,0 +1,51 @@
+"""Errors raised by the store.
+
+Every error for bad input or bad state derives from :class:`StoreError`, so callers can catch
+one type. Connection errors from redis-py are deliberately not wrapped.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises for bad input or bad state."""
+
+
+class InvalidInputError(StoreError, ValueError):
+    """Malformed input: not JSON, a wrong type, an ID the store never assigned, ..."""
+
+
+class DigestError(StoreError, ValueError):
+    """A digest that does not parse as claircore parses it (sha256/sha512, hex, exact length)."""
+
+
+class UnknownScannerError(StoreError):
+    """A scanner that was never registered with ``register_scanners``."""
+
+
+class UnknownManifestError(StoreError):
+    """A manifest that was never persisted with ``persist_manifest``."""
+
+
+class UnknownLayerError(StoreError):
+    """A layer that no persisted manifest references."""
+
+
+class LockError(StoreError):
+    """A manifest lock that could not be acquired (or released by its owner)."""
+
+
+class MatcherError(StoreError):
+    """A matcher could not decide (``strict=True`` in ``affected_manifests``)."""
+
+
+__all__ = [
+    "DigestError",
+    "InvalidInputError",
+    "LockError",
+    "MatcherError",
+    "StoreError",
+    "UnknownLayerError",
+    "UnknownManifestError",
+    "UnknownScannerError",
+]

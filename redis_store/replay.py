@@ -1,0 +1,214 @@
+"""Replay an IndexReport through a store exactly as claircore's indexer controller would.
+
+Given a finished report (from Clair, or from the workload generator), this derives what the
+layer scanners found and runs the controller's store-call sequence (claircore's
+``indexer/controller``: CheckManifest, FetchLayers, ScanLayers, Coalesce, IndexManifest,
+IndexFinished, with ``set_index_report`` after every state). The store assigns its own IDs;
+the coalesced report it ends with is the original with those IDs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from redis_store.models import (
+    Digest,
+    Distribution,
+    Environment,
+    IndexReport,
+    Layer,
+    Manifest,
+    Package,
+    Repository,
+    VersionedScanner,
+)
+
+#: Scanners used for content whose report does not name one (no package detector).
+DEFAULT_PACKAGE_SCANNER = VersionedScanner("package-scanner", "1", "package")
+DISTRIBUTION_SCANNER = VersionedScanner("os-release", "1", "distribution")
+REPOSITORY_SCANNER = VersionedScanner("repository-scanner", "1", "repository")
+
+
+def _pkg_key(p: Package) -> tuple[str, str, str, str, str]:
+    return (p.name, p.version, str(p.kind), p.module, p.arch)
+
+
+def _dist_key(d: Distribution) -> tuple[str, ...]:
+    return (d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe,
+            d.pretty_name)
+
+
+def _repo_key(r: Repository) -> tuple[str, str, str]:
+    return (r.name, r.key, r.uri)
+
+
+@dataclass
+class LayerFindings:
+    """What each scanner finds in one layer."""
+
+    packages: dict[VersionedScanner, list[Package]] = field(default_factory=dict)
+    distributions: list[Distribution] = field(default_factory=list)
+    repositories: list[Repository] = field(default_factory=list)
+
+
+@dataclass
+class ReplayPlan:
+    """A report taken apart into the manifest and per-layer scanner results."""
+
+    report: IndexReport
+    manifest: Manifest
+    scanners: list[VersionedScanner]
+    layers: dict[str, LayerFindings]
+
+
+def plan(report: IndexReport) -> ReplayPlan:
+    """Derive the manifest (layers = distinct ``introduced_in`` digests) and scan results."""
+    if report.hash is None:
+        raise ValueError("report has no manifest digest")
+    layers: dict[str, LayerFindings] = {}
+    scanners: dict[VersionedScanner, None] = {}
+    dists = report.distributions or {}
+    repos = report.repositories or {}
+    for pkg in (report.packages or {}).values():
+        for env in (report.environments or {}).get(pkg.id) or ():
+            if env.introduced_in is None:
+                continue
+            found = layers.setdefault(env.introduced_in, LayerFindings())
+            det = pkg.detector
+            scanner = (
+                VersionedScanner(det.name, det.version, det.kind) if det else DEFAULT_PACKAGE_SCANNER
+            )
+            scanners[scanner] = None
+            src = pkg.source
+            found.packages.setdefault(scanner, []).append(
+                replace(pkg, id="", package_db=env.package_db, detector=None,
+                        source=None if src is None else replace(src, id="", detector=None))
+            )
+            dist = dists.get(env.distribution_id)
+            if dist is not None and all(_dist_key(dist) != _dist_key(d) for d in found.distributions):
+                found.distributions.append(replace(dist, id=""))
+            for rid in env.repository_ids or ():
+                repo = repos.get(rid)
+                if repo is not None and all(_repo_key(repo) != _repo_key(r) for r in found.repositories):
+                    found.repositories.append(replace(repo, id=""))
+    scanners[DISTRIBUTION_SCANNER] = None
+    scanners[REPOSITORY_SCANNER] = None
+    manifest = Manifest(hash=report.hash, layers=[Layer(hash=Digest(d)) for d in layers])
+    return ReplayPlan(report, manifest, list(scanners), layers)
+
+
+def _coalesce(p: ReplayPlan, store: Any, work: IndexReport) -> None:
+    """Rebuild the report from what the store returns per layer, with the store's IDs."""
+    pkg_scanners = [s for s in p.scanners if s.kind == "package"]
+    by_layer: dict[str, tuple[dict[Any, Package], dict[Any, Distribution], dict[Any, Repository]]] = {}
+    for layer in p.manifest.layers:
+        pkgs = {(_pkg_key(x), x.package_db): x for x in store.packages_by_layer(layer, pkg_scanners)}
+        store.repositories_by_layer(layer, pkg_scanners)
+        ds = {_dist_key(x): x for x in store.distributions_by_layer(layer, [DISTRIBUTION_SCANNER])}
+        rs = {_repo_key(x): x for x in store.repositories_by_layer(layer, [REPOSITORY_SCANNER])}
+        store.files_by_layer(layer, [])
+        by_layer[layer.hash] = (pkgs, ds, rs)
+    orig = p.report
+    packages: dict[str, Package] = {}
+    dists: dict[str, Distribution] = {}
+    repos: dict[str, Repository] = {}
+    envs: dict[str, list[Environment]] = {}
+    for pkg in (orig.packages or {}).values():
+        for env in (orig.environments or {}).get(pkg.id) or ():
+            if env.introduced_in is None:
+                continue
+            pkgs, ds, rs = by_layer[env.introduced_in]
+            stored = pkgs[(_pkg_key(pkg), env.package_db)]
+            packages[stored.id] = stored
+            dist_id = ""
+            d = (orig.distributions or {}).get(env.distribution_id)
+            if d is not None:
+                sd = ds[_dist_key(d)]
+                dists[sd.id] = sd
+                dist_id = sd.id
+            repo_ids: list[str] | None = None
+            if env.repository_ids is not None:
+                repo_ids = []
+                for rid in env.repository_ids:
+                    r = (orig.repositories or {}).get(rid)
+                    if r is not None:
+                        sr = rs[_repo_key(r)]
+                        repos[sr.id] = sr
+                        repo_ids.append(sr.id)
+            envs.setdefault(stored.id, []).append(
+                Environment(package_db=env.package_db, introduced_in=env.introduced_in,
+                            distribution_id=dist_id, repository_ids=repo_ids)
+            )
+    work.packages, work.distributions, work.repositories, work.environments = (
+        packages, dists, repos, envs)
+
+
+def replay(
+    store: Any,
+    report: IndexReport,
+    *,
+    on_step: Callable[[str, float], None] | None = None,
+) -> IndexReport:
+    """Index ``report`` into ``store`` in claircore's controller call order.
+
+    Returns the finished report as the store now holds it. ``on_step(state, seconds)`` is
+    called after each controller state.
+    """
+    p = plan(report)
+    m, scanners = p.manifest, p.scanners
+    work = IndexReport(hash=m.hash, state="", packages={}, distributions={}, repositories={},
+                       environments={}, success=False, err="")
+    clock = time.perf_counter()
+
+    def step(state: str) -> None:
+        nonlocal clock
+        work.state = state
+        store.set_index_report(work)
+        now = time.perf_counter()
+        if on_step is not None:
+            on_step(state, now - clock)
+        clock = now
+
+    store.register_scanners(scanners)
+    # CheckManifest
+    if store.manifest_scanned(m.hash, scanners):
+        stored = store.index_report(m.hash)
+        store.set_index_report(stored)
+        return stored  # type: ignore[no-any-return]
+    todo = [s for s in scanners if not store.manifest_scanned(m.hash, [s])]
+    store.persist_manifest(m)
+    work.state = ""
+    store.set_index_report(work)
+    # FetchLayers
+    for layer in m.layers:
+        for s in todo:
+            if not store.layer_scanned(layer, s):
+                break
+    step("FetchLayers")
+    # ScanLayers
+    for layer in m.layers:
+        found = p.layers[layer.hash]
+        for s in scanners:
+            if store.layer_scanned(layer, s):
+                continue
+            if s.kind == "package":
+                store.index_packages(found.packages.get(s, []), layer, s)
+            elif s == DISTRIBUTION_SCANNER:
+                store.index_distributions(found.distributions, layer, s)
+            elif s == REPOSITORY_SCANNER:
+                store.index_repositories(found.repositories, layer, s)
+            store.set_layer_scanned(layer, s)
+    step("ScanLayers")
+    # Coalesce
+    _coalesce(p, store, work)
+    step("Coalesce")
+    store.index_manifest(work)
+    step("IndexManifest")
+    work.success = True
+    work.state = "IndexFinished"
+    store.set_index_finished(work, todo)
+    step("IndexFinished")
+    return work

@@ -1,0 +1,96 @@
+-- Shared helpers, prepended to every script by redis_store.scripts.
+-- Errors are returned as "REDIS_STORE <code> <detail>" so the client can map them to
+-- its exception types; every script validates before its first write.
+
+local CHUNK = 1000 -- stay far below Lua's C stack limit when unpacking
+
+local function fail(code, detail)
+  return redis.error_reply('REDIS_STORE ' .. code .. ' ' .. (detail or ''))
+end
+
+-- Run a variadic command over items in chunks; returns the concatenated results.
+local function chunked(cmd, key, items)
+  local out = {}
+  for i = 1, #items, CHUNK do
+    local last = math.min(i + CHUNK - 1, #items)
+    local r = redis.call(cmd, key, unpack(items, i, last))
+    if type(r) == 'table' then
+      for _, v in ipairs(r) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+-- Resolve scanner identities (ARGV slice) to IDs; nil and the bad index when one is unknown.
+local function scanner_ids(registry, argv, first, last)
+  local ids = {}
+  if last < first then return ids end
+  local idents = {}
+  for i = first, last do idents[#idents + 1] = argv[i] end
+  local found = chunked('HMGET', registry, idents)
+  for i, id in ipairs(found) do
+    if not id then return nil, idents[i] end
+    ids[i] = id
+  end
+  return ids
+end
+
+-- Insert an entity if its identity is new. value = 16-byte identity hash .. JSON fields.
+local function upsert(ids, data, seq, counter, value)
+  local hkey = string.sub(value, 1, 16)
+  local id = redis.call('HGET', ids, hkey)
+  if id then return id end
+  id = tostring(redis.call('HINCRBY', seq, counter, 1))
+  redis.call('HSET', ids, hkey, id)
+  redis.call('HSET', data, id, value)
+  return id
+end
+
+-- Drop one reference to an entity; reclaim it when nothing uses it any more.
+local function unref(data, ids, refs, id)
+  if id == '0' or id == '' then return end
+  local n = redis.call('HINCRBY', refs, id, -1)
+  if n <= 0 then
+    redis.call('HDEL', refs, id)
+    local v = redis.call('HGET', data, id)
+    if v then
+      redis.call('HDEL', ids, string.sub(v, 1, 16))
+      redis.call('HDEL', data, id)
+    end
+  end
+end
+
+local function addref(refs, id)
+  if id == '0' or id == '' then return end
+  redis.call('HINCRBY', refs, id, 1)
+end
+
+local function split(s, sep)
+  local out = {}
+  if s == nil or s == false or s == '' then return out end
+  for part in string.gmatch(s, '([^' .. sep .. ']+)') do out[#out + 1] = part end
+  return out
+end
+
+-- Reverse-index record "pid:did:rid" -> its three IDs.
+local function record_ids(rec)
+  local p, d, r = string.match(rec, '^(%d+):(%d+):(%d+)$')
+  return p, d, r
+end
+
+-- Add a bucket number to a comma list; returns the new list and whether it changed.
+local function list_add(list, item)
+  if list == nil or list == false or list == '' then return item, true end
+  for part in string.gmatch(list, '([^,]+)') do
+    if part == item then return list, false end
+  end
+  return list .. ',' .. item, true
+end
+
+local function list_remove(list, item)
+  local out = {}
+  for part in string.gmatch(list or '', '([^,]+)') do
+    if part ~= item then out[#out + 1] = part end
+  end
+  return table.concat(out, ',')
+end

@@ -1,0 +1,11 @@
+-- KEYS: lock. ARGV: op ('acquire', 'renew', 'release'), token, ttl in ms.
+-- A lock is a string holding its owner's token with an expiry; only the owner renews or
+-- releases it.
+local op, token = ARGV[1], ARGV[2]
+if op == 'acquire' then
+  if redis.call('SET', KEYS[1], token, 'NX', 'PX', ARGV[3]) then return 1 end
+  return 0
+end
+if redis.call('GET', KEYS[1]) ~= token then return 0 end
+if op == 'renew' then return redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return redis.call('DEL', KEYS[1])

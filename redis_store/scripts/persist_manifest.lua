@@ -1,0 +1,26 @@
+-- KEYS: manifest hash, manifests table, seq, then one layer set per distinct layer.
+-- ARGV: manifest digest, then the distinct layer digests aligned with KEYS[4..].
+-- Creates the manifest if needed and links its layers; links are only ever added.
+local m, manifests, seq = KEYS[1], KEYS[2], KEYS[3]
+local mid = redis.call('HGET', m, 'id')
+if not mid then
+  mid = tostring(redis.call('HINCRBY', seq, 'manifest', 1))
+  redis.call('HSET', m, 'id', mid, 'layers', '', 'recs', '')
+  redis.call('HSET', manifests, mid, ARGV[1])
+end
+local layers = redis.call('HGET', m, 'layers') or ''
+local have = {}
+for _, d in ipairs(split(layers, ',')) do have[d] = true end
+local changed = false
+for i = 2, #ARGV do
+  redis.call('SADD', KEYS[i + 2], mid)
+  if not have[ARGV[i]] then
+    have[ARGV[i]] = true
+    if layers == '' then layers = ARGV[i] else layers = layers .. ',' .. ARGV[i] end
+    changed = true
+  end
+end
+if changed or not redis.call('HGET', m, 'gen') then
+  redis.call('HSET', m, 'layers', layers, 'gen', redis.call('HINCRBY', seq, 'gen', 1))
+end
+return mid

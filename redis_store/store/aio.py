@@ -1,0 +1,126 @@
+"""The asyncio front end: :class:`AsyncRedisStore` over ``redis.asyncio.Redis``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio
+from redis.exceptions import ResponseError
+
+from redis_store.errors import LockError
+from redis_store.models import Digest
+from redis_store.store import validate
+from redis_store.store.core import StoreCore, lock_error
+from redis_store.store.protocol import AsyncDriver, Batch, Script
+from redis_store.store.transport import (
+    Backoff,
+    check_client,
+    enqueue,
+    merge,
+    missing_scripts,
+    new_token,
+    register_scripts,
+)
+
+
+class AsyncRedisStore(AsyncDriver, StoreCore):
+    """claircore's indexer Store on a Redis server (asyncio API, same methods awaited)."""
+
+    def __init__(
+        self, client: Any, namespace: str = "claircore", *, lock_ttl: float = 30.0
+    ) -> None:
+        StoreCore.__init__(self, namespace, lock_ttl=lock_ttl)
+        check_client(client)
+        self.client = client
+        self._scripts = register_scripts(client)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, namespace: str = "claircore", lock_ttl: float = 30.0, **kwargs: Any
+    ) -> AsyncRedisStore:
+        """A store on a new asyncio client for ``redis://``, ``rediss://`` or ``unix://``."""
+        client = redis.asyncio.Redis.from_url(url, decode_responses=False, **kwargs)
+        return cls(client, namespace, lock_ttl=lock_ttl)
+
+    async def _send_once(self, batch: Batch) -> list[Any]:
+        if len(batch) == 1:
+            call = batch[0]
+            try:
+                if isinstance(call, Script):
+                    sha = self._scripts[call.name].sha
+                    return [await self.client.evalsha(sha, len(call.keys), *call.keys, *call.args)]
+                return [await self.client.execute_command(*call.args)]
+            except ResponseError as e:
+                return [e]
+        pipe = self.client.pipeline(transaction=False)
+        for call in batch:
+            enqueue(pipe, call, self._scripts)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _send(self, batch: Batch) -> list[Any]:
+        replies = await self._send_once(batch)
+        missing = missing_scripts(batch, replies)
+        if missing:
+            for name in {batch[i].name for i in missing if isinstance(batch[i], Script)}:
+                await self.client.script_load(self._scripts[name].script)
+            merge(replies, missing, await self._send_once([batch[i] for i in missing]))
+        return replies
+
+    def manifest_lock(
+        self, manifest: Digest | str, *, blocking: bool = True, timeout: float | None = None
+    ) -> AsyncManifestLock:
+        """The per-manifest index lock, as an async context manager."""
+        return AsyncManifestLock(self, validate.digest(manifest, "manifest"), blocking, timeout)
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncRedisStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncManifestLock:
+    """Holds a manifest's lock, renewing its expiry from a task until released."""
+
+    def __init__(
+        self, store: AsyncRedisStore, digest: Digest, blocking: bool, timeout: float | None
+    ) -> None:
+        self.store, self.digest = store, digest
+        self.backoff = Backoff(blocking, timeout)
+        self.token = new_token()
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AsyncManifestLock:
+        store, d = self.store, self.digest
+        if d in store._held_locks:
+            raise LockError(f"manifest {d} is already locked by this store")
+        while not await store._lock_op(d, "acquire", self.token):
+            pause = self.backoff.next_pause()
+            if pause is None:
+                raise lock_error(d, self.backoff.timeout)
+            await asyncio.sleep(pause)
+        store._held_locks[d] = self.token
+        self._renewer = asyncio.create_task(self._renew())
+        return self
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.store.lock_ttl / 3)
+            await self.store._lock_op(self.digest, "renew", self.token)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        self.store._held_locks.pop(self.digest, None)
+        await self.store._lock_op(self.digest, "release", self.token)

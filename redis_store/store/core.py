@@ -1,0 +1,440 @@
+"""The store core: every Store method once, as a sans-I/O operation.
+
+Each method validates its input, builds the script calls that implement it, yields them as
+one batch per round trip, and decodes the replies. The sync and asyncio front ends
+(:mod:`redis_store.store.sync`, :mod:`redis_store.store.asyncio`) only send batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import orjson
+from redis.exceptions import ResponseError
+
+from redis_store.codec import storage
+from redis_store.errors import (
+    InvalidInputError,
+    LockError,
+    StoreError,
+    UnknownLayerError,
+    UnknownManifestError,
+    UnknownScannerError,
+)
+from redis_store.keys import KeyLayout, bucket_of
+from redis_store.models import (
+    Detector,
+    Digest,
+    Distribution,
+    File,
+    IndexReport,
+    Layer,
+    Manifest,
+    Package,
+    Repository,
+)
+from redis_store.store import validate
+from redis_store.store.protocol import Batch, Command, Op, Script, operation
+
+#: How often a write that raced with another writer of the same manifest is retried.
+MAX_RETRIES: Final = 32
+
+_ERRORS: Final[dict[str, type[StoreError]]] = {
+    "UNKNOWN_SCANNER": UnknownScannerError,
+    "UNKNOWN_LAYER": UnknownLayerError,
+    "UNKNOWN_MANIFEST": UnknownManifestError,
+    "UNKNOWN_ID": InvalidInputError,
+    "NAME_MISMATCH": InvalidInputError,
+}
+
+_MESSAGES: Final = {
+    "UNKNOWN_SCANNER": "scanner is not registered: {}",
+    "UNKNOWN_LAYER": "layer {} was never persisted",
+    "UNKNOWN_MANIFEST": "manifest {} was never persisted",
+    "UNKNOWN_ID": "{}: no such ID was assigned by this store",
+    "NAME_MISMATCH": "{}: the report's package name differs from the stored package",
+}
+
+
+def unwrap(reply: Any, subject: str = "") -> Any:
+    """A script reply, or the store error its REDIS_STORE error reply stands for."""
+    if isinstance(reply, ResponseError):
+        text = str(reply)
+        marker = text.find("REDIS_STORE ")
+        if marker < 0:
+            raise reply
+        code, _, detail = text[marker + 12 :].partition(" ")
+        detail = detail.strip()
+        if code == "UNKNOWN_SCANNER":
+            detail = _scanner_text(detail)
+        elif not detail:
+            detail = subject
+        elif subject:
+            detail = f"{subject}: {detail}"
+        raise _ERRORS.get(code, StoreError)(_MESSAGES.get(code, code + " {}").format(detail))
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
+def _scanner_text(ident: str) -> str:
+    try:
+        name, version, kind = orjson.loads(ident.split(" ")[0] if ident[:1] != "[" else ident)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return ident
+    return f"name={name!r} version={version!r} kind={kind!r}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class StoreCore:
+    """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`."""
+
+    def __init__(self, namespace: str = "claircore", *, lock_ttl: float = 30.0) -> None:
+        self.keys = KeyLayout(namespace)
+        self.namespace = namespace
+        if not lock_ttl > 0:
+            raise ValueError("lock_ttl must be positive")
+        #: A lock holder that dies frees its manifest after at most this many seconds.
+        self.lock_ttl = float(lock_ttl)
+        #: Tokens of the manifest locks this store holds, by digest.
+        self._held_locks: dict[str, str] = {}
+
+    # -- scanners ------------------------------------------------------------------------
+    @operation
+    def register_scanners(self, scanners: Iterable[Any]) -> Op[None]:
+        """Register scanners (insert-if-absent); every store sees them at once."""
+        idents = validate.scanner_identities(scanners)
+        if not idents:
+            return
+        k = self.keys
+        (reply,) = yield [Script("register_scanners", [k.scanners, k.seq], idents)]
+        unwrap(reply)
+
+    # -- manifests -----------------------------------------------------------------------
+    @operation
+    def persist_manifest(self, manifest: Manifest) -> Op[None]:
+        """Create the manifest and link its layers (links are only ever added)."""
+        if not isinstance(manifest, Manifest):
+            raise InvalidInputError(f"manifest: expected Manifest, got {type(manifest).__name__}")
+        digest = validate.digest(manifest.hash, "manifest.hash")
+        layers: dict[str, None] = {}
+        for i, layer in enumerate(validate.sequence(manifest.layers, "manifest.layers")):
+            layers[validate.digest(layer, f"manifest.layers[{i}]")] = None
+        k = self.keys
+        keys = [k.manifest(digest), k.manifests, k.seq, *(k.layer(d) for d in layers)]
+        (reply,) = yield [Script("persist_manifest", keys, [digest, *layers])]
+        unwrap(reply)
+
+    @operation
+    def set_index_report(self, report: IndexReport) -> Op[None]:
+        """Store the report of a persisted manifest (overwrites)."""
+        report = validate.report(report)
+        d = Digest(report.hash or "")
+        k = self.keys
+        blob = storage.encode_report(report)
+        (reply,) = yield [Script("set_index_report", [k.manifest(d), k.report(d)], [blob])]
+        unwrap(reply, d)
+
+    @operation
+    def set_index_finished(self, report: IndexReport, scanners: Iterable[Any]) -> Op[None]:
+        """Record that ``scanners`` finished the manifest and store its report, atomically."""
+        report = validate.report(report)
+        idents = validate.scanner_identities(scanners)
+        d = Digest(report.hash or "")
+        k = self.keys
+        keys = [k.scanners, k.manifest(d), k.manifest_scanned(d), k.report(d)]
+        blob = storage.encode_report(report)
+        (reply,) = yield [Script("set_index_finished", keys, [blob, *idents])]
+        unwrap(reply, d)
+
+    @operation
+    def manifest_scanned(self, manifest: Digest | str, scanners: Iterable[Any]) -> Op[bool]:
+        """Whether every scanner finished the manifest (vacuously true for no scanners)."""
+        d = validate.digest(manifest, "manifest")
+        idents = validate.scanner_identities(scanners)
+        if not idents:
+            return True
+        k = self.keys
+        keys = [k.scanners, k.manifest_scanned(d)]
+        (reply,) = yield [Script("manifest_scanned", keys, idents)]
+        return bool(unwrap(reply))
+
+    @operation
+    def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
+        """The stored report (its JSON round trip), or None."""
+        d = validate.digest(manifest, "manifest")
+        (blob,) = yield [Command(("GET", self.keys.report(d)))]
+        blob = unwrap(blob)
+        return None if blob is None else storage.decode_report(blob)
+
+    # -- layers --------------------------------------------------------------------------
+    @operation
+    def set_layer_scanned(self, layer: Layer | Digest | str, scanner: Any) -> Op[None]:
+        """Mark the layer scanned by the scanner."""
+        d = validate.digest(layer, "layer")
+        ident = validate.scanner_identity(scanner, "scanner")
+        k = self.keys
+        keys = [k.scanners, k.layer(d), k.layer_scanned(d)]
+        (reply,) = yield [Script("set_layer_scanned", keys, [ident])]
+        unwrap(reply, d)
+
+    @operation
+    def layer_scanned(self, layer: Layer | Digest | str, scanner: Any) -> Op[bool]:
+        """Whether the scanner scanned the layer (False for an unknown layer)."""
+        d = validate.digest(layer, "layer")
+        ident = validate.scanner_identity(scanner, "scanner")
+        k = self.keys
+        (reply,) = yield [Script("layer_scanned", [k.scanners, k.layer_scanned(d)], [ident])]
+        return bool(unwrap(reply))
+
+    def _index(self, kind: str, layer: object, scanner: object, args: list[bytes]) -> Op[None]:
+        d = validate.digest(layer, "layer")
+        ident = validate.scanner_identity(scanner, "scanner")
+        k = self.keys
+        keys = [
+            k.scanners,
+            k.layer(d),
+            k.layer_artifacts(d, kind),
+            k.entity_data(kind),
+            k.entity_ids(kind),
+            k.entity_refs(kind),
+            k.seq,
+        ]
+        if kind == "pkg":
+            call = Script("index_packages", keys, [ident, *args])
+        else:
+            call = Script("index_entities", keys, [ident, kind.encode(), *args])
+        (reply,) = yield [call]
+        unwrap(reply, d)
+
+    @operation
+    def index_packages(
+        self, packages: Iterable[Package], layer: Layer | Digest | str, scanner: Any
+    ) -> Op[None]:
+        """Record the packages a scanner found in a layer (nameless packages are skipped)."""
+        args: list[bytes] = []
+        for p in validate.items_of(packages, Package, "packages"):
+            if not p.name:
+                continue
+            args += [
+                storage.source_value(p),
+                storage.package_value(p),
+                storage.artifact_tail(p),
+                p.filepath.encode(),
+            ]
+        yield from self._index("pkg", layer, scanner, args)
+
+    @operation
+    def index_distributions(
+        self, distributions: Iterable[Distribution], layer: Layer | Digest | str, scanner: Any
+    ) -> Op[None]:
+        """Record the distributions a scanner found in a layer."""
+        items = validate.items_of(distributions, Distribution, "distributions")
+        yield from self._index("dist", layer, scanner, [storage.distribution_value(x) for x in items])
+
+    @operation
+    def index_repositories(
+        self, repositories: Iterable[Repository], layer: Layer | Digest | str, scanner: Any
+    ) -> Op[None]:
+        """Record the repositories a scanner found in a layer."""
+        items = validate.items_of(repositories, Repository, "repositories")
+        yield from self._index("repo", layer, scanner, [storage.repository_value(x) for x in items])
+
+    @operation
+    def index_files(
+        self, files: Iterable[File], layer: Layer | Digest | str, scanner: Any
+    ) -> Op[None]:
+        """Record the files a scanner found in a layer."""
+        items = validate.items_of(files, File, "files")
+        yield from self._index("file", layer, scanner, [storage.file_value(x) for x in items])
+
+    def _by_layer(
+        self, kind: str, layer: object, scanners: Iterable[Any]
+    ) -> Op[tuple[dict[bytes, Any], list[bytes], dict[bytes, bytes]]]:
+        """Artifacts of the requested scanners: (scanner by ID, artifacts, entity values)."""
+        d = validate.digest(layer, "layer")
+        items = validate.sequence(scanners, "scanners")
+        idents = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
+        if not idents:
+            return {}, [], {}
+        k = self.keys
+        keys = [k.scanners, k.layer_artifacts(d, kind), k.entity_data(kind)]
+        (reply,) = yield [Script("by_layer", keys, [b"pkg" if kind == "pkg" else b"-", *idents])]
+        scids, artifacts, ids, values = unwrap(reply)
+        by_id = {scid: items[i] for i, scid in enumerate(scids)}
+        return by_id, artifacts, dict(zip(ids, values, strict=True))
+
+    @operation
+    def packages_by_layer(
+        self, layer: Layer | Digest | str, scanners: Iterable[Any]
+    ) -> Op[list[Package]]:
+        """One Package per artifact of the scanners in the layer, in first-written order."""
+        by_id, artifacts, values = yield from self._by_layer("pkg", layer, scanners)
+        detectors = {
+            scid: Detector(name=s.name, version=s.version, kind=s.kind) for scid, s in by_id.items()
+        }
+        out: list[Package] = []
+        for art in artifacts:
+            head, _, filepath = art.partition(b"\n")
+            pid, scid, src, tail = head.split(b",", 3)
+            package_db, hint = orjson.loads(tail)
+            p = storage.decode_package(pid.decode(), values[pid])
+            p.source = storage.decode_source(src.decode(), values[src])
+            p.package_db = package_db
+            p.repository_hint = hint
+            p.filepath = filepath.decode()
+            p.detector = detectors[scid]
+            out.append(p)
+        return out
+
+    @operation
+    def distributions_by_layer(
+        self, layer: Layer | Digest | str, scanners: Iterable[Any]
+    ) -> Op[list[Distribution]]:
+        """One Distribution per artifact of the scanners in the layer."""
+        _, artifacts, values = yield from self._by_layer("dist", layer, scanners)
+        out = []
+        for art in artifacts:
+            did = art.partition(b",")[0]
+            out.append(storage.decode_distribution(did.decode(), values[did]))
+        return out
+
+    @operation
+    def repositories_by_layer(
+        self, layer: Layer | Digest | str, scanners: Iterable[Any]
+    ) -> Op[list[Repository]]:
+        """One Repository per artifact of the scanners in the layer."""
+        _, artifacts, values = yield from self._by_layer("repo", layer, scanners)
+        out = []
+        for art in artifacts:
+            rid = art.partition(b",")[0]
+            out.append(storage.decode_repository(rid.decode(), values[rid]))
+        return out
+
+    @operation
+    def files_by_layer(
+        self, layer: Layer | Digest | str, scanners: Iterable[Any]
+    ) -> Op[list[File]]:
+        """One File per artifact of the scanners in the layer."""
+        _, artifacts, values = yield from self._by_layer("file", layer, scanners)
+        return [storage.decode_file(values[art.partition(b",")[0]]) for art in artifacts]
+
+    # -- the manifest index --------------------------------------------------------------
+    def _plan(self, d: str) -> Script:
+        return Script("manifest_plan", [self.keys.manifest(d), self.keys.entity_data("pkg")])
+
+    @staticmethod
+    def _records(report: IndexReport) -> dict[str, str]:
+        """The reverse-index rows of a report, ``"pid:did:rid"`` -> package name."""
+        rows: dict[str, str] = {}
+        for rec in report.index_records():
+            p = rec.package
+            if p is None:
+                continue
+            where = f"report.packages[{p.id!r}]"
+            did = validate.entity_id(rec.distribution.id, f"{where} distribution id") if (
+                rec.distribution is not None
+            ) else 0
+            rid = validate.entity_id(rec.repository.id, f"{where} repository id") if (
+                rec.repository is not None
+            ) else 0
+            if p.source is not None:
+                sid = validate.entity_id(p.source.id, f"{where}.source id")
+                rows[f"{sid}:{did}:{rid}"] = p.source.name
+            pid = validate.entity_id(p.id, f"{where} id")
+            rows[f"{pid}:{did}:{rid}"] = p.name
+        return rows
+
+    @operation
+    def index_manifest(self, report: IndexReport) -> Op[None]:
+        """Replace the manifest's index records with the report's, atomically."""
+        report = validate.report(report)
+        d = Digest(report.hash or "")
+        rows = self._records(report)
+        new_list = ",".join(sorted(rows)).encode()
+        k = self.keys
+        for _ in range(MAX_RETRIES):
+            (plan,) = yield [self._plan(d)]
+            plan = unwrap(plan)
+            if not plan:
+                raise UnknownManifestError(f"manifest {d} was never persisted")
+            gen, mid, _layers, old_list, *names = plan
+            bucket = bucket_of(int(mid))
+            old = dict(zip(_text(old_list).split(",") if old_list else [], map(_text, names), strict=True))
+            keys = [k.manifest(d), k.seq, *k.entity_keys()]
+            args: list[Any] = [gen, new_list, bucket]
+            for rec, name in rows.items():
+                if rec not in old:
+                    keys += [k.name(name), k.bucket(name, rec, bucket)]
+                    args += [rec, name, "+"]
+            for rec, name in old.items():
+                if rec not in rows:
+                    keys += [k.name(name), k.bucket(name, rec, bucket)]
+                    args += [rec, name, "-"]
+            (reply,) = yield [Script("index_manifest", keys, args)]
+            if unwrap(reply, "report") != b"RETRY":
+                return
+        raise StoreError(f"manifest {d} kept changing while being indexed; try again")
+
+    # -- deletion ------------------------------------------------------------------------
+    def _delete_call(self, d: str, plan: list[Any]) -> Script:
+        gen, mid, layers, recs, *names = plan
+        k = self.keys
+        bucket = bucket_of(int(mid))
+        layer_list = _text(layers).split(",") if layers else []
+        rec_list = _text(recs).split(",") if recs else []
+        keys = [k.manifest(d), k.manifest_scanned(d), k.report(d), k.lock(d), k.manifests]
+        keys += k.entity_keys()
+        for layer in layer_list:
+            keys += k.layer_keys(layer)
+        for rec, name in zip(rec_list, names, strict=True):
+            keys += [k.name(_text(name)), k.bucket(_text(name), rec, bucket)]
+        token = self._held_locks.get(d, "")
+        return Script("delete_manifest", keys, [gen, token, len(layer_list), bucket, *rec_list])
+
+    @operation
+    def delete_manifests(self, *digests: Digest | str) -> Op[list[Digest]]:
+        """Delete manifests not locked elsewhere; returns those deleted, in input order."""
+        if len(digests) == 1 and not isinstance(digests[0], str):
+            digests = tuple(validate.sequence(digests[0], "digests"))
+        wanted = list(dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests)))
+        deleted: set[str] = set()
+        pending = wanted
+        for _ in range(MAX_RETRIES):
+            if not pending:
+                break
+            plans = [unwrap(r) for r in (yield [self._plan(d) for d in pending])]
+            todo = [(d, p) for d, p in zip(pending, plans, strict=True) if p]
+            if not todo:
+                break
+            replies = yield [self._delete_call(d, p) for d, p in todo]
+            pending = []
+            for (d, _), reply in zip(todo, replies, strict=True):
+                status = unwrap(reply, d)
+                if status == b"DELETED":
+                    deleted.add(d)
+                elif status == b"RETRY":
+                    pending.append(d)
+        else:
+            raise StoreError(f"manifests {pending} kept changing while being deleted")
+        return [d for d in wanted if d in deleted]
+
+    # -- locks ---------------------------------------------------------------------------
+    def _lock_call(self, d: str, op: str, token: str) -> Batch:
+        ttl = int(self.lock_ttl * 1000)
+        return [Script("lock", [self.keys.lock(d)], [op, token, ttl])]
+
+    @operation
+    def _lock_op(self, d: str, op: str, token: str) -> Op[bool]:
+        (reply,) = yield self._lock_call(d, op, token)
+        return bool(unwrap(reply))
+
+
+def lock_error(d: str, waited: float | None) -> LockError:
+    if waited is None:
+        return LockError(f"manifest {d} is locked by another indexer")
+    return LockError(f"manifest {d} is still locked by another indexer after {waited:g}s")

@@ -1,0 +1,72 @@
+"""What both front ends share about sending a batch: pipelines, EVALSHA and NOSCRIPT."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+from redis_store.errors import InvalidInputError
+from redis_store.scripts import NAMES, source
+from redis_store.store.protocol import Batch, Script
+
+
+def check_client(client: Any) -> None:
+    """Refuse clients that decode replies: stored values are binary."""
+    kwargs = getattr(client, "get_connection_kwargs", lambda: {})()
+    if kwargs.get("decode_responses"):
+        raise InvalidInputError(
+            "the Redis client must be created with decode_responses=False: reports are binary"
+        )
+
+
+def register_scripts(client: Any) -> dict[str, Any]:
+    """One ``register_script`` object per script: each is loaded once, by SHA."""
+    return {name: client.register_script(source(name).source) for name in NAMES}
+
+
+def enqueue(pipe: Any, call: Script | Any, scripts: dict[str, Any]) -> None:
+    """Add a call to a pipeline (stacking is synchronous on both client kinds)."""
+    if isinstance(call, Script):
+        pipe.evalsha(scripts[call.name].sha, len(call.keys), *call.keys, *call.args)
+    else:
+        pipe.execute_command(*call.args)
+
+
+def missing_scripts(batch: Batch, replies: list[Any]) -> list[int]:
+    """Positions whose script was not in the server's cache (restart, SCRIPT FLUSH)."""
+    return [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+
+
+def merge(replies: list[Any], positions: list[int], again: list[Any]) -> list[Any]:
+    for i, reply in zip(positions, again, strict=True):
+        replies[i] = reply
+    return replies
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+class Backoff:
+    """Waiting for a lock: a deadline and growing pauses between attempts."""
+
+    def __init__(self, blocking: bool, timeout: float | None) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must not be negative")
+        self.blocking = blocking
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.pause = 0.005
+
+    def next_pause(self) -> float | None:
+        """Seconds to sleep before the next attempt, or None to give up."""
+        if not self.blocking:
+            return None
+        pause, self.pause = self.pause, min(self.pause * 2, 0.25)
+        if self.deadline is None:
+            return pause
+        left = self.deadline - time.monotonic()
+        return None if left <= 0 else min(pause, left)
