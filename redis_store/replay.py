@@ -72,6 +72,9 @@ def plan(report: IndexReport) -> ReplayPlan:
     scanners: dict[VersionedScanner, None] = {}
     dists = report.distributions or {}
     repos = report.repositories or {}
+    # A source that is also a package of the report was one object in the scanner's
+    # output; JSON drops the source's normalized version, so take the package's.
+    listed = {_pkg_key(p): p for p in (report.packages or {}).values()}
     for pkg in (report.packages or {}).values():
         for env in (report.environments or {}).get(pkg.id) or ():
             if env.introduced_in is None:
@@ -83,6 +86,8 @@ def plan(report: IndexReport) -> ReplayPlan:
             )
             scanners[scanner] = None
             src = pkg.source
+            if src is not None and _pkg_key(src) in listed:
+                src = replace(src, normalized_version=listed[_pkg_key(src)].normalized_version)
             found.packages.setdefault(scanner, []).append(
                 replace(pkg, id="", package_db=env.package_db, detector=None,
                         source=None if src is None else replace(src, id="", detector=None))

@@ -116,7 +116,7 @@ class _Bad(Exception):
             self.path = f"{prefix}.{p}"
         return self
 
-    def public(self, prefix: str = "") -> InvalidInputError:
+    def public(self, prefix: str = "") -> InvalidInputError | DigestError:
         if prefix:
             self.under(prefix)
         text = f"{self.path}: {self.msg}" if self.path else self.msg
@@ -337,32 +337,41 @@ def package_to_obj(p: Package) -> Obj:
 # --- Distribution / Repository -------------------------------------------------------------------
 
 
+_DIST_STR_FIELDS: Final = (
+    "id",
+    "did",
+    "name",
+    "version",
+    "version_code_name",
+    "version_id",
+    "arch",
+    "pretty_name",
+)
+
+
 def _distribution(o: object) -> Distribution:
     if type(o) is not dict:
         _need_obj(o)
     g = o.get
-    vals = (
-        g("id", ""),
-        g("did", ""),
-        g("name", ""),
-        g("version", ""),
-        g("version_code_name", ""),
-        g("version_id", ""),
-        g("arch", ""),
-    )
-    for v in vals:
-        if type(v) is not str:
-            vals = tuple(
-                _str_field(o, n)
-                for n in ("id", "did", "name", "version", "version_code_name", "version_id", "arch")
-            )
-            break
+    id_ = g("id", "")
+    did = g("did", "")
+    name = g("name", "")
+    version = g("version", "")
+    vcn = g("version_code_name", "")
+    vid = g("version_id", "")
+    arch = g("arch", "")
     pretty = g("pretty_name", "")
-    if type(pretty) is not str:
-        pretty = _str_field(o, "pretty_name")
-    cpe = g("cpe")
-    cpe = "" if cpe == "" else _cpe(cpe)
-    return Distribution(*vals, cpe, pretty)
+    if not (
+        str is type(id_) is type(did) is type(name) is type(version) is type(vcn) is type(vid)
+        is type(arch) is type(pretty)
+    ):
+        id_, did, name, version, vcn, vid, arch, pretty = (
+            _str_field(o, n) for n in _DIST_STR_FIELDS
+        )
+    cpe = g("cpe", "")
+    if cpe != "":
+        cpe = _cpe(cpe)
+    return Distribution(id_, did, name, version, vcn, vid, arch, cpe, pretty)
 
 
 def distribution_from_obj(obj: object, path: str = "distribution") -> Distribution:
@@ -396,13 +405,14 @@ def _repository(o: object) -> Repository:
     name = g("name", "")
     key = g("key", "")
     uri = g("uri", "")
-    if type(id_) is not str or type(name) is not str or type(key) is not str or type(uri) is not str:
+    if not (str is type(id_) is type(name) is type(key) is type(uri)):
         id_ = _str_field(o, "id")
         name = _str_field(o, "name")
         key = _str_field(o, "key")
         uri = _str_field(o, "uri")
-    cpe = g("cpe")
-    cpe = "" if cpe == "" else _cpe(cpe)
+    cpe = g("cpe", "")
+    if cpe != "":
+        cpe = _cpe(cpe)
     return Repository(id_, name, key, uri, cpe)
 
 
