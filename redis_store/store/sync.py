@@ -60,12 +60,18 @@ class RedisStore(SyncDriver, StoreCore):
             enqueue(pipe, call, self._scripts)
         return list(pipe.execute(raise_on_error=False))
 
+    def _load_scripts(self) -> None:
+        """Load every script in one round trip (after a restart or SCRIPT FLUSH)."""
+        pipe = self.client.pipeline(transaction=False)
+        for script in self._scripts.values():
+            pipe.script_load(script.script)
+        pipe.execute()
+
     def _send(self, batch: Batch) -> list[Any]:
         replies = self._send_once(batch)
         missing = missing_scripts(batch, replies)
         if missing:
-            for name in {batch[i].name for i in missing if isinstance(batch[i], Script)}:
-                self.client.script_load(self._scripts[name].script)
+            self._load_scripts()
             merge(replies, missing, self._send_once([batch[i] for i in missing]))
         return replies
 

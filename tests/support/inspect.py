@@ -26,3 +26,8 @@ def reverse_index(client: Any, namespace: str = "test") -> dict[str, set[str]]:
                 for mid in client.smembers(k.bucket(name, rec.decode(), int(b))):
                     out.setdefault(name, set()).add(digests[mid.decode()])
     return out
+
+
+def snapshot(client: Any, namespace: str = "test") -> dict[str, bytes]:
+    """Every key of the namespace with its serialized value, to prove nothing was written."""
+    return {k: client.dump(k) for k in sorted(all_keys(client, namespace))}
