@@ -155,3 +155,23 @@ def test_no_orphans_after_deleting_everything(store: Any, backend: Any) -> None:
     assert len(all_keys(backend.client())) > 20
     assert sorted(store.delete_manifests(*reversed(ms))) == sorted(ms)
     assert all_keys(backend.client()) == {"test:{g}:scanners", "test:{g}:seq"}
+
+
+def test_invariants_hold_through_index_and_delete(store: Any, backend: Any) -> None:
+    from tests.support.invariants import violations
+
+    store.register_scanners([SCANNER])
+    base = gen.random_digest()
+    ms = []
+    for i in range(5):
+        top = gen.random_digest()
+        m = manifest(store, [base, top])
+        index_one(store, m, base, 4)
+        store.index_distributions(gen.unique_distributions(1 + i), top, SCANNER)
+        ms.append(m)
+        assert violations(backend.client()) == []
+    index_one(store, ms[0], base, 2)  # re-index with fewer packages
+    assert violations(backend.client()) == []
+    for m in ms[::2]:
+        store.delete_manifests(m)
+        assert violations(backend.client()) == []
