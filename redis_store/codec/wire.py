@@ -2,7 +2,7 @@
 
 Encoding writes what Go's ``encoding/json`` writes for claircore's types: the same keys in the
 same order, the same ``omitempty`` omissions, digests/versions/CPEs/detectors as their text
-forms, ``null`` for nil maps and slices. Decoding follows Go's rules where they are sane:
+forms, ``null`` for nil maps and slices, map keys sorted. Decoding follows Go's rules where they are sane:
 
 * unknown keys are ignored (e.g. ``scanner_name`` in old reports); key names must match
   exactly (Go would also match them case-insensitively; claircore never writes such keys);
@@ -602,35 +602,38 @@ def report_from_obj(obj: object) -> IndexReport:
 
 
 def report_to_obj(r: IndexReport) -> Obj:
-    """claircore's IndexReport JSON object; ``None`` maps are ``null``, ``files`` is dropped."""
+    """claircore's IndexReport JSON object; ``None`` maps are ``null``, ``files`` is dropped.
+
+    Map keys are sorted, as Go's encoder sorts them, so equal reports encode identically.
+    """
     h = r.hash
     out: Obj = {"manifest_hash": h if h is not None else "", "state": r.state}
-    if r.packages is None:
+    packages = r.packages
+    if packages is None:
         out["packages"] = None
     else:
         pto = package_to_obj
         pk: Obj = {}
-        for k, p in r.packages.items():
+        for k in sorted(packages):
             try:
-                pk[k] = pto(p)
+                pk[k] = pto(packages[k])
             except InvalidInputError as e:
                 raise InvalidInputError(f"packages{_key(k)}: {e}") from None
         out["packages"] = pk
+    dists = r.distributions
     out["distributions"] = (
-        None
-        if r.distributions is None
-        else {k: distribution_to_obj(d) for k, d in r.distributions.items()}
+        None if dists is None else {k: distribution_to_obj(dists[k]) for k in sorted(dists)}
     )
+    repos = r.repositories
     out["repository"] = (
-        None
-        if r.repositories is None
-        else {k: repository_to_obj(x) for k, x in r.repositories.items()}
+        None if repos is None else {k: repository_to_obj(repos[k]) for k in sorted(repos)}
     )
-    if r.environments is None:
+    envs = r.environments
+    if envs is None:
         out["environments"] = None
     else:
         eto = environment_to_obj
-        out["environments"] = {k: [eto(e) for e in v] for k, v in r.environments.items()}
+        out["environments"] = {k: [eto(e) for e in envs[k]] for k in sorted(envs)}
     out["success"] = r.success
     out["err"] = r.err
     return out
@@ -672,7 +675,9 @@ def layer_from_obj(obj: object, path: str = "layer") -> Layer:
 
 def layer_to_obj(layer: Layer) -> Obj:
     """claircore's Layer JSON: hash, uri and headers (``null`` when None)."""
-    return {"hash": layer.hash, "uri": layer.uri, "headers": layer.headers}
+    hs = layer.headers
+    headers = None if hs is None else {k: hs[k] for k in sorted(hs)}
+    return {"hash": layer.hash, "uri": layer.uri, "headers": headers}
 
 
 def _manifest(o: object) -> Manifest:
@@ -844,9 +849,11 @@ def vulnerability_to_obj(v: Vulnerability) -> Obj:
 
 def affected_manifests_to_obj(a: AffectedManifests) -> Obj:
     """libindex's AffectedManifests JSON."""
+    vulns = a.vulnerabilities
+    manifests = {str(k): v for k, v in a.vulnerable_manifests.items()}
     return {
-        "vulnerabilities": {k: vulnerability_to_obj(v) for k, v in a.vulnerabilities.items()},
-        "vulnerable_manifests": {str(k): list(v) for k, v in a.vulnerable_manifests.items()},
+        "vulnerabilities": {k: vulnerability_to_obj(vulns[k]) for k in sorted(vulns)},
+        "vulnerable_manifests": {k: list(manifests[k]) for k in sorted(manifests)},
     }
 
 
