@@ -4,6 +4,7 @@ Everything public is importable from here: the models and their claircore JSON c
 errors, and the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`).
 """
 
+from redis_store import replay as replay
 from redis_store.errors import (
     DigestError,
     InvalidInputError,
@@ -16,7 +17,6 @@ from redis_store.errors import (
 )
 from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
-from redis_store import replay
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
 
 __version__ = "0.1.0"

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_store import replay, workload
 from redis_store.errors import StoreError
+from redis_store.keys import KeyLayout
 from redis_store.models import IndexReport
 from redis_store.store import RedisStore
 
@@ -47,6 +48,15 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _namespace(text: str) -> str:
+    """A namespace the store accepts (its own rule), so a bad one is a usage error."""
+    try:
+        KeyLayout(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _redact(url: str) -> str:
     """The URL without its password, fit for printing."""
     parts = urlsplit(url)
@@ -60,7 +70,10 @@ def _redact(url: str) -> str:
 def open_store(url: str | None, namespace: str) -> tuple[RedisStore, str]:
     """A store on ``url``, or on a private in-process fakeredis; also a label to print."""
     if url is not None:
-        return RedisStore.from_url(url, namespace=namespace), _redact(url)
+        try:
+            return RedisStore.from_url(url, namespace=namespace), _redact(url)
+        except ValueError as e:  # redis-py's verdict on a malformed URL
+            raise CommandError(f"bad --url {_redact(url)!r}: {e}") from None
     try:
         import fakeredis
         import lupa  # noqa: F401 - fakeredis runs the store's Lua scripts with it
@@ -158,8 +171,16 @@ def _namespace_keys(client: Any, namespace: str) -> int | None:
     return sum(1 for _ in client.scan_iter(match=pattern, count=1000))
 
 
+def _used_memory(client: Any) -> int | None:
+    """The whole server's ``used_memory`` (other namespaces included)."""
+    if client is None:
+        return None
+    value = client.info("memory").get("used_memory")
+    return value if isinstance(value, int) else None
+
+
 def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
-             progress: Progress, result: DemoResult) -> None:
+             progress: Progress, result: DemoResult, *, real: bool = False) -> None:
     """Index, read back, look up and partly delete ``reports``, checking every answer.
 
     Fills ``result`` as it goes; raises :class:`CommandError` when the store answers
@@ -190,7 +211,9 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
 
     with _timed(t, "index_report", n):
         stored = [store.index_report(d) for d in digests]
-    for d, want, got in zip(digests, indexed, stored, strict=True):
+    for d, orig, want, got in zip(digests, reports, indexed, stored, strict=True):
+        _check(len(want.packages or {}) == len(orig.packages or {}),
+               f"{d}: the store coalesced a different number of packages")
         _check(got is not None, f"index_report({d}) found nothing")
         assert got is not None
         _check(got.state == "IndexFinished" and got.success, f"{d} is not finished")
@@ -209,9 +232,11 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
             artifacts += len(store.packages_by_layer(layer, pkg_scanners))
             progress.update("packages_by_layer", i, len(layers))
     progress.clear()
-    expected = {(layer, s, pkg.name, pkg.version, str(pkg.kind), pkg.module, pkg.arch, pkg.package_db)
-            for p in plans for layer, f in p.layers.items() for s, pkgs in f.packages.items()
-            for pkg in pkgs}
+    expected = {
+        (layer, s, pkg.name, pkg.version, str(pkg.kind), pkg.module, pkg.arch, pkg.package_db)
+        for p in plans for layer, f in p.layers.items() for s, pkgs in f.packages.items()
+        for pkg in pkgs
+    }
     _check(artifacts == len(expected),
            f"{artifacts} package artifacts stored, expected {len(expected)}")
 
@@ -244,6 +269,7 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
     )
     client = getattr(store, "client", None)
     result.stored["redis_keys_after_delete"] = _namespace_keys(client, result.namespace)
+    result.stored["server_used_memory"] = _used_memory(client) if real else None
 
 
 def _fmt_seconds(s: float) -> str:
@@ -271,17 +297,20 @@ def format_demo(result: DemoResult, manifests: int) -> str:
         f"  scanners             {st['scanners']:>8}",
     ]
     if st.get("redis_keys_after_delete") is not None:
-        lines.append(f"  redis keys           {st['redis_keys_after_delete']:>8}   (after the"
-                     " deletes)")
+        lines.append(f"  redis keys           {st['redis_keys_after_delete']:>8}   (in the"
+                     " namespace, after the deletes)")
+    if st.get("server_used_memory") is not None:
+        lines.append(f"  server used_memory   {st['server_used_memory'] / 2**20:>8.1f}   MiB"
+                     " (the whole server)")
     if st.get("cleared_from_earlier_run"):
         lines.append(f"  (first removed {st['cleared_from_earlier_run']} manifests left by an"
                      " earlier run)")
-    lines += ["", f"timings {'total':>26} {'each':>12}"]
+    lines += ["", f"{'timings':<26}{'total':>10} {'each':>10}"]
     for name, tm in result.timings.items():
         per = tm.seconds / tm.count if tm.count else 0.0
         lines.append(f"  {name:<24}{_fmt_seconds(tm.seconds)} {_fmt_seconds(per)} /{tm.unit}")
     if result.states:
-        lines.append("  controller states (summed over all manifests, from replay's on_step)")
+        lines.append("  controller states (replay's on_step times, summed over manifests)")
         for name, tm in result.states.items():
             per = tm.seconds / tm.count if tm.count else 0.0
             lines.append(f"    {name:<22}{_fmt_seconds(tm.seconds)} {_fmt_seconds(per)}"
@@ -298,7 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with _timed(result.timings, "generate", args.manifests):
             reports = list(workload.generate(args.manifests, args.seed))
         try:
-            run_demo(store, reports, args.seed, progress, result)
+            run_demo(store, reports, args.seed, progress, result, real=args.url is not None)
         finally:
             progress.clear()
     if args.json:
@@ -323,7 +352,7 @@ def add_demo_parser(sub: Any) -> None:
     p.add_argument("--url", default=None,
                    help="a real Redis (redis://, rediss://, unix://); default: in-process"
                    " fakeredis")
-    p.add_argument("--namespace", default="demo", metavar="NS",
+    p.add_argument("--namespace", type=_namespace, default="demo", metavar="NS",
                    help="key namespace in Redis (default: demo)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_demo)

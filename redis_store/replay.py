@@ -37,8 +37,16 @@ def _pkg_key(p: Package) -> tuple[str, str, str, str, str]:
 
 
 def _dist_key(d: Distribution) -> tuple[str, ...]:
-    return (d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe,
-            d.pretty_name)
+    return (
+        d.did,
+        d.name,
+        d.version,
+        d.version_code_name,
+        d.version_id,
+        d.arch,
+        d.cpe,
+        d.pretty_name,
+    )
 
 
 def _repo_key(r: Repository) -> tuple[str, str, str]:
@@ -82,22 +90,33 @@ def plan(report: IndexReport) -> ReplayPlan:
             found = layers.setdefault(env.introduced_in, LayerFindings())
             det = pkg.detector
             scanner = (
-                VersionedScanner(det.name, det.version, det.kind) if det else DEFAULT_PACKAGE_SCANNER
+                VersionedScanner(det.name, det.version, det.kind)
+                if det
+                else DEFAULT_PACKAGE_SCANNER
             )
             scanners[scanner] = None
             src = pkg.source
             if src is not None and _pkg_key(src) in listed:
                 src = replace(src, normalized_version=listed[_pkg_key(src)].normalized_version)
             found.packages.setdefault(scanner, []).append(
-                replace(pkg, id="", package_db=env.package_db, detector=None,
-                        source=None if src is None else replace(src, id="", detector=None))
+                replace(
+                    pkg,
+                    id="",
+                    package_db=env.package_db,
+                    detector=None,
+                    source=None if src is None else replace(src, id="", detector=None),
+                )
             )
             dist = dists.get(env.distribution_id)
-            if dist is not None and all(_dist_key(dist) != _dist_key(d) for d in found.distributions):
+            if dist is not None and all(
+                _dist_key(dist) != _dist_key(d) for d in found.distributions
+            ):
                 found.distributions.append(replace(dist, id=""))
             for rid in env.repository_ids or ():
                 repo = repos.get(rid)
-                if repo is not None and all(_repo_key(repo) != _repo_key(r) for r in found.repositories):
+                if repo is not None and all(
+                    _repo_key(repo) != _repo_key(r) for r in found.repositories
+                ):
                     found.repositories.append(replace(repo, id=""))
     scanners[DISTRIBUTION_SCANNER] = None
     scanners[REPOSITORY_SCANNER] = None
@@ -108,9 +127,13 @@ def plan(report: IndexReport) -> ReplayPlan:
 def _coalesce(p: ReplayPlan, store: Any, work: IndexReport) -> None:
     """Rebuild the report from what the store returns per layer, with the store's IDs."""
     pkg_scanners = [s for s in p.scanners if s.kind == "package"]
-    by_layer: dict[str, tuple[dict[Any, Package], dict[Any, Distribution], dict[Any, Repository]]] = {}
+    by_layer: dict[
+        str, tuple[dict[Any, Package], dict[Any, Distribution], dict[Any, Repository]]
+    ] = {}
     for layer in p.manifest.layers:
-        pkgs = {(_pkg_key(x), x.package_db): x for x in store.packages_by_layer(layer, pkg_scanners)}
+        pkgs = {
+            (_pkg_key(x), x.package_db): x for x in store.packages_by_layer(layer, pkg_scanners)
+        }
         store.repositories_by_layer(layer, pkg_scanners)
         ds = {_dist_key(x): x for x in store.distributions_by_layer(layer, [DISTRIBUTION_SCANNER])}
         rs = {_repo_key(x): x for x in store.repositories_by_layer(layer, [REPOSITORY_SCANNER])}
@@ -144,11 +167,19 @@ def _coalesce(p: ReplayPlan, store: Any, work: IndexReport) -> None:
                         repos[sr.id] = sr
                         repo_ids.append(sr.id)
             envs.setdefault(stored.id, []).append(
-                Environment(package_db=env.package_db, introduced_in=env.introduced_in,
-                            distribution_id=dist_id, repository_ids=repo_ids)
+                Environment(
+                    package_db=env.package_db,
+                    introduced_in=env.introduced_in,
+                    distribution_id=dist_id,
+                    repository_ids=repo_ids,
+                )
             )
     work.packages, work.distributions, work.repositories, work.environments = (
-        packages, dists, repos, envs)
+        packages,
+        dists,
+        repos,
+        envs,
+    )
 
 
 def replay(
@@ -164,8 +195,16 @@ def replay(
     """
     p = plan(report)
     m, scanners = p.manifest, p.scanners
-    work = IndexReport(hash=m.hash, state="", packages={}, distributions={}, repositories={},
-                       environments={}, success=False, err="")
+    work = IndexReport(
+        hash=m.hash,
+        state="",
+        packages={},
+        distributions={},
+        repositories={},
+        environments={},
+        success=False,
+        err="",
+    )
     clock = time.perf_counter()
 
     def step(state: str) -> None:

@@ -48,81 +48,193 @@ def report(s: Setup, **kw: Any) -> IndexReport:
 
 
 CASES: list[tuple[str, type[Exception], Callable[[Any, Setup], Any], str]] = [
-    ("register_scanners", InvalidInputError, lambda st, s: st.register_scanners([S, object()]),
-     "scanners[1]"),
-    ("register_scanners", InvalidInputError,
-     lambda st, s: st.register_scanners([VersionedScanner("a", 1, "k")]), "strings"),  # type: ignore[arg-type]
+    (
+        "register_scanners",
+        InvalidInputError,
+        lambda st, s: st.register_scanners([S, object()]),
+        "scanners[1]",
+    ),
+    (
+        "register_scanners",
+        InvalidInputError,
+        lambda st, s: st.register_scanners([VersionedScanner("a", 1, "k")]),
+        "strings",
+    ),  # type: ignore[arg-type]
     ("register_scanners", InvalidInputError, lambda st, s: st.register_scanners("dpkg"), "list"),
-    ("persist_manifest", DigestError,
-     lambda st, s: st.persist_manifest(Manifest(hash=s.m, layers=[Layer(hash=s.layer), BAD])),  # type: ignore[list-item]
-     "manifest.layers[1]"),
+    (
+        "persist_manifest",
+        DigestError,
+        lambda st, s: st.persist_manifest(Manifest(hash=s.m, layers=[Layer(hash=s.layer), BAD])),  # type: ignore[list-item]
+        "manifest.layers[1]",
+    ),
     ("persist_manifest", InvalidInputError, lambda st, s: st.persist_manifest(s.m), "Manifest"),
     ("delete_manifests", DigestError, lambda st, s: st.delete_manifests(s.m, BAD), "digests[1]"),
     ("set_layer_scanned", DigestError, lambda st, s: st.set_layer_scanned(BAD, S), "layer"),
-    ("set_layer_scanned", UnknownScannerError, lambda st, s: st.set_layer_scanned(s.layer, NOPE),
-     "nope"),
-    ("set_layer_scanned", UnknownLayerError,
-     lambda st, s: st.set_layer_scanned(gen.random_digest(), S), "never persisted"),
+    (
+        "set_layer_scanned",
+        UnknownScannerError,
+        lambda st, s: st.set_layer_scanned(s.layer, NOPE),
+        "nope",
+    ),
+    (
+        "set_layer_scanned",
+        UnknownLayerError,
+        lambda st, s: st.set_layer_scanned(gen.random_digest(), S),
+        "never persisted",
+    ),
     ("layer_scanned", DigestError, lambda st, s: st.layer_scanned("md5:00", S), "layer"),
     ("set_index_report", DigestError, lambda st, s: st.set_index_report(IndexReport()), "hash"),
-    ("set_index_report", UnknownManifestError,
-     lambda st, s: st.set_index_report(IndexReport(hash=gen.random_digest())), "never persisted"),
-    ("set_index_report", InvalidInputError,
-     lambda st, s: st.set_index_report(report(s, packages={"1": Package(
-         id="1", name="x", detector=Detector("a:b", "1", "package"))})), "detector"),
-    ("set_index_report", DigestError,
-     lambda st, s: st.set_index_report(report(s, environments={"1": [Environment()]})),
-     "introduced_in"),
-    ("set_index_report", InvalidInputError, lambda st, s: st.set_index_report({"hash": s.m}),
-     "IndexReport"),
-    ("set_index_finished", UnknownScannerError,
-     lambda st, s: st.set_index_finished(report(s, state="new"), [S, NOPE]), "nope"),
-    ("set_index_finished", UnknownManifestError,
-     lambda st, s: st.set_index_finished(IndexReport(hash=gen.random_digest()), [S]),
-     "never persisted"),
-    ("manifest_scanned", UnknownScannerError, lambda st, s: st.manifest_scanned(s.m, [NOPE]),
-     "nope"),
+    (
+        "set_index_report",
+        UnknownManifestError,
+        lambda st, s: st.set_index_report(IndexReport(hash=gen.random_digest())),
+        "never persisted",
+    ),
+    (
+        "set_index_report",
+        InvalidInputError,
+        lambda st, s: st.set_index_report(
+            report(
+                s,
+                packages={"1": Package(id="1", name="x", detector=Detector("a:b", "1", "package"))},
+            )
+        ),
+        "detector",
+    ),
+    (
+        "set_index_report",
+        DigestError,
+        lambda st, s: st.set_index_report(report(s, environments={"1": [Environment()]})),
+        "introduced_in",
+    ),
+    (
+        "set_index_report",
+        InvalidInputError,
+        lambda st, s: st.set_index_report({"hash": s.m}),
+        "IndexReport",
+    ),
+    (
+        "set_index_finished",
+        UnknownScannerError,
+        lambda st, s: st.set_index_finished(report(s, state="new"), [S, NOPE]),
+        "nope",
+    ),
+    (
+        "set_index_finished",
+        UnknownManifestError,
+        lambda st, s: st.set_index_finished(IndexReport(hash=gen.random_digest()), [S]),
+        "never persisted",
+    ),
+    (
+        "manifest_scanned",
+        UnknownScannerError,
+        lambda st, s: st.manifest_scanned(s.m, [NOPE]),
+        "nope",
+    ),
     ("manifest_scanned", DigestError, lambda st, s: st.manifest_scanned("", [S]), "manifest"),
-    ("index_packages", InvalidInputError,
-     lambda st, s: st.index_packages([Package(name="q"), "p"], s.layer, S), "packages[1]"),
-    ("index_packages", UnknownScannerError,
-     lambda st, s: st.index_packages([Package(name="q")], s.layer, NOPE), "nope"),
-    ("index_packages", UnknownLayerError,
-     lambda st, s: st.index_packages([Package(name="q")], gen.random_digest(), S),
-     "never persisted"),
-    ("index_distributions", InvalidInputError,
-     lambda st, s: st.index_distributions([Package(name="q")], s.layer, S), "distributions[0]"),
-    ("index_distributions", InvalidInputError,
-     lambda st, s: st.index_distributions([Distribution(cpe="not a cpe")], s.layer, S), "cpe"),
-    ("index_repositories", UnknownLayerError,
-     lambda st, s: st.index_repositories([], gen.random_digest(), S), "never persisted"),
-    ("index_files", InvalidInputError,
-     lambda st, s: st.index_files([File(path="a", kind="whiteout"), None], s.layer, S),
-     "files[1]"),
-    ("packages_by_layer", UnknownScannerError,
-     lambda st, s: st.packages_by_layer(s.layer, [S, NOPE]), "nope"),
-    ("distributions_by_layer", DigestError,
-     lambda st, s: st.distributions_by_layer(BAD, [S]), "layer"),
-    ("repositories_by_layer", InvalidInputError,
-     lambda st, s: st.repositories_by_layer(s.layer, [42]), "scanners[0]"),
-    ("files_by_layer", UnknownScannerError, lambda st, s: st.files_by_layer(s.layer, [NOPE]),
-     "nope"),
-    ("index_manifest", UnknownManifestError,
-     lambda st, s: st.index_manifest(IndexReport(hash=gen.random_digest())), "never persisted"),
-    ("index_manifest", InvalidInputError,
-     lambda st, s: st.index_manifest(report(
-         s, packages={s.pkg.id: s.pkg, "77777": Package(id="77777", name="ghost")},
-         environments={s.pkg.id: [Environment(introduced_in=s.layer)],
-                       "77777": [Environment(introduced_in=s.layer)]})), "77777"),
+    (
+        "index_packages",
+        InvalidInputError,
+        lambda st, s: st.index_packages([Package(name="q"), "p"], s.layer, S),
+        "packages[1]",
+    ),
+    (
+        "index_packages",
+        UnknownScannerError,
+        lambda st, s: st.index_packages([Package(name="q")], s.layer, NOPE),
+        "nope",
+    ),
+    (
+        "index_packages",
+        UnknownLayerError,
+        lambda st, s: st.index_packages([Package(name="q")], gen.random_digest(), S),
+        "never persisted",
+    ),
+    (
+        "index_distributions",
+        InvalidInputError,
+        lambda st, s: st.index_distributions([Package(name="q")], s.layer, S),
+        "distributions[0]",
+    ),
+    (
+        "index_distributions",
+        InvalidInputError,
+        lambda st, s: st.index_distributions([Distribution(cpe="not a cpe")], s.layer, S),
+        "cpe",
+    ),
+    (
+        "index_repositories",
+        UnknownLayerError,
+        lambda st, s: st.index_repositories([], gen.random_digest(), S),
+        "never persisted",
+    ),
+    (
+        "index_files",
+        InvalidInputError,
+        lambda st, s: st.index_files([File(path="a", kind="whiteout"), None], s.layer, S),
+        "files[1]",
+    ),
+    (
+        "packages_by_layer",
+        UnknownScannerError,
+        lambda st, s: st.packages_by_layer(s.layer, [S, NOPE]),
+        "nope",
+    ),
+    (
+        "distributions_by_layer",
+        DigestError,
+        lambda st, s: st.distributions_by_layer(BAD, [S]),
+        "layer",
+    ),
+    (
+        "repositories_by_layer",
+        InvalidInputError,
+        lambda st, s: st.repositories_by_layer(s.layer, [42]),
+        "scanners[0]",
+    ),
+    (
+        "files_by_layer",
+        UnknownScannerError,
+        lambda st, s: st.files_by_layer(s.layer, [NOPE]),
+        "nope",
+    ),
+    (
+        "index_manifest",
+        UnknownManifestError,
+        lambda st, s: st.index_manifest(IndexReport(hash=gen.random_digest())),
+        "never persisted",
+    ),
+    (
+        "index_manifest",
+        InvalidInputError,
+        lambda st, s: st.index_manifest(
+            report(
+                s,
+                packages={s.pkg.id: s.pkg, "77777": Package(id="77777", name="ghost")},
+                environments={
+                    s.pkg.id: [Environment(introduced_in=s.layer)],
+                    "77777": [Environment(introduced_in=s.layer)],
+                },
+            )
+        ),
+        "77777",
+    ),
     ("index_report", DigestError, lambda st, s: st.index_report(42), "manifest"),
     ("manifest_lock", DigestError, lambda st, s: st.manifest_lock("nope").__enter__(), "manifest"),
 ]
 
 
-@pytest.mark.parametrize(("method", "error", "call", "text"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input(store: Any, backend: Any, method: str, error: type[Exception],
-                   call: Callable[[Any, Setup], Any], text: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "error", "call", "text"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_bad_input(
+    store: Any,
+    backend: Any,
+    method: str,
+    error: type[Exception],
+    call: Callable[[Any, Setup], Any],
+    text: str,
+) -> None:
     s = Setup(store)
     before = snapshot(backend.client())
     with pytest.raises(error) as info:

@@ -106,5 +106,10 @@ def test_indexers_and_deleter(redis_server: Any) -> None:
 def _scanners(report: IndexReport) -> list[Any]:
     from redis_store import VersionedScanner
 
-    return list({VersionedScanner(p.detector.name, p.detector.version, p.detector.kind)
-                 for p in (report.packages or {}).values() if p.detector})
+    return list(
+        {
+            VersionedScanner(p.detector.name, p.detector.version, p.detector.kind)
+            for p in (report.packages or {}).values()
+            if p.detector
+        }
+    )

@@ -62,18 +62,47 @@ BIND_TABLE = [
         r"cpe:2.3:a:microsoft:internet_explorer:8.\*:sp?:*:*:*:*:*:*",
     ),
     (
-        w(s("a"), s("hp"), s("insight"), s(r"7\.4\.0\.1570"), NA, UNSET, UNSET, s("online"),
-          s("win2003"), s("x64")),
+        w(
+            s("a"),
+            s("hp"),
+            s("insight"),
+            s(r"7\.4\.0\.1570"),
+            NA,
+            UNSET,
+            UNSET,
+            s("online"),
+            s("win2003"),
+            s("x64"),
+        ),
         "cpe:2.3:a:hp:insight:7.4.0.1570:-:*:*:online:win2003:x64:*",
     ),
     (
-        w(s("a"), s("hp"), s("openview_network_manager"), s(r"7\.51"), UNSET, UNSET, UNSET,
-          UNSET, s("linux")),
+        w(
+            s("a"),
+            s("hp"),
+            s("openview_network_manager"),
+            s(r"7\.51"),
+            UNSET,
+            UNSET,
+            UNSET,
+            UNSET,
+            s("linux"),
+        ),
         "cpe:2.3:a:hp:openview_network_manager:7.51:*:*:*:*:linux:*:*",
     ),
     (
-        w(s("a"), s(r"foo\\bar"), s(r"big\$money_2010"), UNSET, UNSET, UNSET, UNSET,
-          s("special"), s("ipod_touch"), s("80gb")),
+        w(
+            s("a"),
+            s(r"foo\\bar"),
+            s(r"big\$money_2010"),
+            UNSET,
+            UNSET,
+            UNSET,
+            UNSET,
+            s("special"),
+            s("ipod_touch"),
+            s("80gb"),
+        ),
         r"cpe:2.3:a:foo\\bar:big\$money_2010:*:*:*:*:special:ipod_touch:80gb:*",
     ),
 ]
@@ -112,18 +141,51 @@ def test_attrs_and_from_attrs() -> None:
 FS_TABLE = [
     (
         "cpe:2.3:a:microsoft:internet_explorer:8.0.6001:beta:*:*:*:*:*:*",
-        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.0\.6001"), s("beta"),
-            ANY, ANY, ANY, ANY, ANY, ANY),
+        WFN(
+            s("a"),
+            s("microsoft"),
+            s("internet_explorer"),
+            s(r"8\.0\.6001"),
+            s("beta"),
+            ANY,
+            ANY,
+            ANY,
+            ANY,
+            ANY,
+            ANY,
+        ),
     ),
     (
         "cpe:2.3:a:hp:insight_diagnostics:7.4.0.1570:-:*:*:online:win2003:x64:*",
-        WFN(s("a"), s("hp"), s("insight_diagnostics"), s(r"7\.4\.0\.1570"), NA, ANY, ANY,
-            s("online"), s("win2003"), s("x64"), ANY),
+        WFN(
+            s("a"),
+            s("hp"),
+            s("insight_diagnostics"),
+            s(r"7\.4\.0\.1570"),
+            NA,
+            ANY,
+            ANY,
+            s("online"),
+            s("win2003"),
+            s("x64"),
+            ANY,
+        ),
     ),
     (
         r"cpe:2.3:a:foo\\bar:big\$money:2010:*:*:*:special:ipod_touch:80gb:*",
-        WFN(s("a"), s(r"foo\\bar"), s(r"big\$money"), s("2010"), ANY, ANY, ANY, s("special"),
-            s("ipod_touch"), s("80gb"), ANY),
+        WFN(
+            s("a"),
+            s(r"foo\\bar"),
+            s(r"big\$money"),
+            s("2010"),
+            ANY,
+            ANY,
+            ANY,
+            s("special"),
+            s("ipod_touch"),
+            s("80gb"),
+            ANY,
+        ),
     ),
     (
         r"cpe:2.3:a:foo\:bar:x:*:*:*:*:*:*:*:*",  # an escaped colon is not a separator
@@ -131,16 +193,16 @@ FS_TABLE = [
     ),
     (
         "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:",  # empty component: unset
-        WFN(s("o"), s("redhat"), s("enterprise_linux"), s("8"), ANY, ANY, ANY, ANY, ANY, ANY,
-            UNSET),
+        WFN(
+            s("o"), s("redhat"), s("enterprise_linux"), s("8"), ANY, ANY, ANY, ANY, ANY, ANY, UNSET
+        ),
     ),
 ]
 
 URI_TABLE = [
     (
         "cpe:/a:microsoft:internet_explorer:8.0.6001:beta",
-        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.0\.6001"), s("beta"),
-            ANY, ANY),
+        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.0\.6001"), s("beta"), ANY, ANY),
     ),
     (
         "cpe:/a:microsoft:internet_explorer:8.%2a:sp%3f",
@@ -152,13 +214,35 @@ URI_TABLE = [
     ),
     (
         "cpe:/a:hp:insight_diagnostics:7.4.0.1570::~~online~win2003~x64~",
-        WFN(s("a"), s("hp"), s("insight_diagnostics"), s(r"7\.4\.0\.1570"), ANY, ANY, ANY,
-            s("online"), s("win2003"), s("x64"), ANY),
+        WFN(
+            s("a"),
+            s("hp"),
+            s("insight_diagnostics"),
+            s(r"7\.4\.0\.1570"),
+            ANY,
+            ANY,
+            ANY,
+            s("online"),
+            s("win2003"),
+            s("x64"),
+            ANY,
+        ),
     ),
     (
         "cpe:/a:hp:openview_network_manager:7.51:-:~~~linux~~",
-        WFN(s("a"), s("hp"), s("openview_network_manager"), s(r"7\.51"), NA, ANY, ANY, ANY,
-            s("linux"), ANY, ANY),
+        WFN(
+            s("a"),
+            s("hp"),
+            s("openview_network_manager"),
+            s(r"7\.51"),
+            NA,
+            ANY,
+            ANY,
+            ANY,
+            s("linux"),
+            ANY,
+            ANY,
+        ),
     ),
     (
         "cpe:/a:foo~bar:big%7emoney_2010",
@@ -323,28 +407,49 @@ def test_invalid_values(value: str) -> None:
 # --- comparison (NISTIR 7696) --------------------------------------------------------------------
 
 MATCH_TABLE = [
-    ("cpe:/a:Adobe::9.%02::PalmOS", "cpe:/a::Reader:9.3.2:-:-",
-     (E, SUB, SUP, SUP, SUP, DIS, E, E, E, E, E)),
+    (
+        "cpe:/a:Adobe::9.%02::PalmOS",
+        "cpe:/a::Reader:9.3.2:-:-",
+        (E, SUB, SUP, SUP, SUP, DIS, E, E, E, E, E),
+    ),
     # across CPE versions: URI and FS forms compare alike
-    ("cpe:/o:redhat:enterprise_linux:8::baseos", "cpe:/o:redhat:enterprise_linux:8",
-     (E, E, E, E, E, SUB, E, E, E, E, E)),
-    ("cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
-     "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:*",
-     (E, E, E, E, E, SUB, E, E, E, E, E)),
-    ("cpe:2.3:a:redhat:openshift:4.*:*:el8:*:*:*:*:*",
-     "cpe:2.3:a:redhat:openshift:5.1:*:el8:*:*:*:*:*",
-     (E, E, E, DIS, E, E, E, E, E, E, E)),
-    ("cpe:2.3:a:redhat:openshift:4.*:*:el8:*:*:*:*:*",
-     "cpe:2.3:a:redhat:openshift:4.13:*:el8:*:*:*:*:*",
-     (E, E, E, SUP, E, E, E, E, E, E, E)),
+    (
+        "cpe:/o:redhat:enterprise_linux:8::baseos",
+        "cpe:/o:redhat:enterprise_linux:8",
+        (E, E, E, E, E, SUB, E, E, E, E, E),
+    ),
+    (
+        "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
+        "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:*",
+        (E, E, E, E, E, SUB, E, E, E, E, E),
+    ),
+    (
+        "cpe:2.3:a:redhat:openshift:4.*:*:el8:*:*:*:*:*",
+        "cpe:2.3:a:redhat:openshift:5.1:*:el8:*:*:*:*:*",
+        (E, E, E, DIS, E, E, E, E, E, E, E),
+    ),
+    (
+        "cpe:2.3:a:redhat:openshift:4.*:*:el8:*:*:*:*:*",
+        "cpe:2.3:a:redhat:openshift:4.13:*:el8:*:*:*:*:*",
+        (E, E, E, SUP, E, E, E, E, E, E, E),
+    ),
     # NA against NA/ANY/value; a wildcard in the target is INVALID
-    ("cpe:2.3:a:x:y:-:-:-:*:*:*:*:*", "cpe:2.3:a:x:y:-:*:1:*:*:*:*:*",
-     (E, E, E, E, SUB, DIS, E, E, E, E, E)),
-    ("cpe:2.3:a:x:y:1:*:*:*:*:*:*:*", "cpe:2.3:a:x:y:1*:-:*:*:*:*:*:*",
-     (E, E, E, INV, SUP, E, E, E, E, E, E)),
+    (
+        "cpe:2.3:a:x:y:-:-:-:*:*:*:*:*",
+        "cpe:2.3:a:x:y:-:*:1:*:*:*:*:*",
+        (E, E, E, E, SUB, DIS, E, E, E, E, E),
+    ),
+    (
+        "cpe:2.3:a:x:y:1:*:*:*:*:*:*:*",
+        "cpe:2.3:a:x:y:1*:-:*:*:*:*:*:*",
+        (E, E, E, INV, SUP, E, E, E, E, E, E),
+    ),
     # values compare case-insensitively
-    ("cpe:2.3:a:X:y:*:*:*:*:*:*:*:*", "cpe:2.3:a:x:Y:*:*:*:*:*:*:*:*",
-     (E, E, E, E, E, E, E, E, E, E, E)),
+    (
+        "cpe:2.3:a:X:y:*:*:*:*:*:*:*:*",
+        "cpe:2.3:a:x:Y:*:*:*:*:*:*:*:*",
+        (E, E, E, E, E, E, E, E, E, E, E),
+    ),
 ]
 
 
@@ -358,16 +463,31 @@ def test_compare(src: str, tgt: str, want: tuple[Relation, ...]) -> None:
     ("vuln", "record", "superset"),
     [
         # the rhel matcher's gate: the vulnerability's repo CPE must be a superset of the record's
-        ("cpe:/o:redhat:enterprise_linux:8::baseos",
-         "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*", True),
-        ("cpe:/o:redhat:enterprise_linux:8",
-         "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*", True),
-        ("cpe:/o:redhat:enterprise_linux:8::appstream",
-         "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*", False),
-        ("cpe:/a:redhat:openshift:4.%02::el8",
-         "cpe:2.3:a:redhat:openshift:4.13:*:el8:*:*:*:*:*", True),
-        ("cpe:/a:redhat:openshift:4.%02::el8",
-         "cpe:2.3:a:redhat:openshift:5.1:*:el8:*:*:*:*:*", False),
+        (
+            "cpe:/o:redhat:enterprise_linux:8::baseos",
+            "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
+            True,
+        ),
+        (
+            "cpe:/o:redhat:enterprise_linux:8",
+            "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
+            True,
+        ),
+        (
+            "cpe:/o:redhat:enterprise_linux:8::appstream",
+            "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
+            False,
+        ),
+        (
+            "cpe:/a:redhat:openshift:4.%02::el8",
+            "cpe:2.3:a:redhat:openshift:4.13:*:el8:*:*:*:*:*",
+            True,
+        ),
+        (
+            "cpe:/a:redhat:openshift:4.%02::el8",
+            "cpe:2.3:a:redhat:openshift:5.1:*:el8:*:*:*:*:*",
+            False,
+        ),
         # "4" is not a superset of "4.13" (the rhel prefix hack lives in the matcher)
         ("cpe:/a:redhat:openshift:4", "cpe:2.3:a:redhat:openshift:4.13:*:el8:*:*:*:*:*", False),
         ("cpe:/o:redhat:enterprise_linux", "cpe:/o:redhat:enterprise_linux:9", True),

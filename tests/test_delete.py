@@ -96,10 +96,19 @@ def index_one(store: Any, m: str, layer: str, n: int = 10) -> None:
     store.index_packages(gen.unique_packages(n), layer, SCANNER)
     pkgs = store.packages_by_layer(layer, [SCANNER])
     report = IndexReport(
-        hash=m, packages={p.id: p for p in pkgs},
-        environments={p.id: [Environment(package_db="pdb", introduced_in=layer,
-                                         distribution_id="d", repository_ids=[])] for p in pkgs},
-        distributions=None, repositories=None)
+        hash=m,
+        packages={p.id: p for p in pkgs},
+        environments={
+            p.id: [
+                Environment(
+                    package_db="pdb", introduced_in=layer, distribution_id="d", repository_ids=[]
+                )
+            ]
+            for p in pkgs
+        },
+        distributions=None,
+        repositories=None,
+    )
     store.index_manifest(report)
 
 
@@ -121,7 +130,7 @@ def test_two_manifests_sharing_layers(store: Any, backend: Any, order: str) -> N
     store.register_scanners([SCANNER])
     base, top_a, top_b = (gen.random_digest() for _ in range(3))
     a, b = manifest(store, [base, top_a]), manifest(store, [base, top_b])
-    for m, top in ((a, top_a), (b, top_b)):
+    for m, _top in ((a, top_a), (b, top_b)):
         index_one(store, m, base, 5)
         store.set_layer_scanned(base, SCANNER)
         store.set_index_report(IndexReport(hash=m, state="IndexFinished"))

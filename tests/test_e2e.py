@@ -14,7 +14,9 @@ SCANNERS_3 = [
     VersionedScanner("test-scanner1", "v0.0.11", "test"),
     VersionedScanner("test-scanner2", "v0.0.8", "test"),
 ]
-SCANNERS_6 = SCANNERS_3 + [VersionedScanner(f"test-scanner{i}", "v0.0.8", "test") for i in (3, 4, 5)]
+SCANNERS_6 = SCANNERS_3 + [
+    VersionedScanner(f"test-scanner{i}", "v0.0.8", "test") for i in (3, 4, 5)
+]
 
 
 @pytest.mark.parametrize(
@@ -26,8 +28,9 @@ SCANNERS_6 = SCANNERS_3 + [VersionedScanner(f"test-scanner{i}", "v0.0.8", "test"
         pytest.param(SCANNERS_6, 1000, 1500, 500, id="6_scanners_large"),
     ],
 )
-def test_index_e2e(store: Any, scanners: list[VersionedScanner], packages: int, dists: int,
-                   repos: int) -> None:
+def test_index_e2e(
+    store: Any, scanners: list[VersionedScanner], packages: int, dists: int, repos: int
+) -> None:
     manifest = gen.random_digest()
     layer = Layer(hash=gen.random_digest())
     store.register_scanners(scanners)

@@ -27,28 +27,48 @@ def setup(store: Any) -> tuple[str, str, list[Package], Distribution, Repository
     m, layer = gen.random_digest(), gen.random_digest()
     store.register_scanners([S, D])
     store.persist_manifest(Manifest(hash=m, layers=[Layer(hash=layer)]))
-    store.index_packages([
-        Package(name="openssl", version="3.0", kind=PackageKind.BINARY,
-                source=Package(name="openssl-src", version="3.0", kind=PackageKind.SOURCE)),
-        Package(name="zlib", version="1.2", kind=PackageKind.BINARY),
-    ], layer, S)
-    store.index_distributions([Distribution(did="debian", name="Debian GNU/Linux",
-                                            version_id="12")], layer, D)
+    store.index_packages(
+        [
+            Package(
+                name="openssl",
+                version="3.0",
+                kind=PackageKind.BINARY,
+                source=Package(name="openssl-src", version="3.0", kind=PackageKind.SOURCE),
+            ),
+            Package(name="zlib", version="1.2", kind=PackageKind.BINARY),
+        ],
+        layer,
+        S,
+    )
+    store.index_distributions(
+        [Distribution(did="debian", name="Debian GNU/Linux", version_id="12")], layer, D
+    )
     store.index_repositories([Repository(name="main", key="k")], layer, D)
     (dist,) = store.distributions_by_layer(layer, [D])
     (repo,) = store.repositories_by_layer(layer, [D])
     return m, layer, store.packages_by_layer(layer, [S]), dist, repo
 
 
-def report(m: str, layer: str, pkgs: list[Package], dist: Distribution,
-           repo: Repository | None = None) -> IndexReport:
+def report(
+    m: str, layer: str, pkgs: list[Package], dist: Distribution, repo: Repository | None = None
+) -> IndexReport:
     return IndexReport(
-        hash=m, packages={p.id: p for p in pkgs}, distributions={dist.id: dist},
+        hash=m,
+        packages={p.id: p for p in pkgs},
+        distributions={dist.id: dist},
         repositories={repo.id: repo} if repo else {},
-        environments={p.id: [Environment(package_db="var/lib/dpkg/status", introduced_in=layer,
-                                         distribution_id=dist.id,
-                                         repository_ids=[repo.id] if repo else None)]
-                      for p in pkgs})
+        environments={
+            p.id: [
+                Environment(
+                    package_db="var/lib/dpkg/status",
+                    introduced_in=layer,
+                    distribution_id=dist.id,
+                    repository_ids=[repo.id] if repo else None,
+                )
+            ]
+            for p in pkgs
+        },
+    )
 
 
 def test_binary_and_source_names_are_indexed(store: Any, backend: Any) -> None:

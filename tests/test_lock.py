@@ -19,13 +19,11 @@ def other(backend: Any, **kwargs: Any) -> RedisStore:
 def test_exclusive(store: Any, backend: Any) -> None:
     m = gen.random_digest()
     with store.manifest_lock(m):
-        with pytest.raises(LockError):
-            with other(backend).manifest_lock(m, blocking=False):
-                pass
+        with pytest.raises(LockError), other(backend).manifest_lock(m, blocking=False):
+            pass
         t0 = time.monotonic()
-        with pytest.raises(LockError):
-            with other(backend).manifest_lock(m, timeout=0.2):
-                pass
+        with pytest.raises(LockError), other(backend).manifest_lock(m, timeout=0.2):
+            pass
         assert 0.15 < time.monotonic() - t0 < 2
     with other(backend).manifest_lock(m, blocking=False):
         pass
@@ -33,9 +31,12 @@ def test_exclusive(store: Any, backend: Any) -> None:
 
 def test_not_reentrant_within_one_store(store: Any) -> None:
     m = gen.random_digest()
-    with store.manifest_lock(m), pytest.raises(LockError):
-        with store.manifest_lock(m, blocking=False):
-            pass
+    with (
+        store.manifest_lock(m),
+        pytest.raises(LockError),
+        store.manifest_lock(m, blocking=False),
+    ):
+        pass
 
 
 def test_waiter_gets_it_after_release(backend: Any) -> None:
@@ -44,8 +45,13 @@ def test_waiter_gets_it_after_release(backend: Any) -> None:
     m = gen.random_digest()
     a, b = other(backend), other(backend)
     got = threading.Event()
+
+    def wait_for_it() -> None:
+        with b.manifest_lock(m, timeout=5):
+            got.set()
+
     with a.manifest_lock(m):
-        t = threading.Thread(target=lambda: (b.manifest_lock(m, timeout=5).__enter__(), got.set()))
+        t = threading.Thread(target=wait_for_it)
         t.start()
         time.sleep(0.1)
         assert not got.is_set()
@@ -58,9 +64,8 @@ def test_holder_keeps_it_past_the_ttl(backend: Any) -> None:
     holder = other(backend, lock_ttl=0.3)
     with holder.manifest_lock(m):
         time.sleep(1.0)  # more than three TTLs: the renewer keeps it
-        with pytest.raises(LockError):
-            with other(backend).manifest_lock(m, blocking=False):
-                pass
+        with pytest.raises(LockError), other(backend).manifest_lock(m, blocking=False):
+            pass
         assert holder.delete_manifests(m) == []  # unknown, but not refused for the lock
 
 
@@ -68,9 +73,8 @@ def test_dead_holder_frees_within_the_ttl(backend: Any) -> None:
     m = gen.random_digest()
     key = KeyLayout("test").lock(m)
     backend.client().set(key, "token-of-a-dead-process", px=300)
-    with pytest.raises(LockError):
-        with other(backend).manifest_lock(m, blocking=False):
-            pass
+    with pytest.raises(LockError), other(backend).manifest_lock(m, blocking=False):
+        pass
     with other(backend).manifest_lock(m, timeout=2):
         pass
 

@@ -11,8 +11,12 @@ from redis_store import IndexReport, replay
 from tests.conftest import SHARED_TESTDATA
 from tests.support.inspect import reverse_index
 
-REPORTS = ["debian-10.index.json", "rhacs-rhel8.index.json", "ubi8-micro.index.json",
-           "simple.index.json"]
+REPORTS = [
+    "debian-10.index.json",
+    "rhacs-rhel8.index.json",
+    "ubi8-micro.index.json",
+    "simple.index.json",
+]
 
 
 def load(name: str) -> IndexReport:
@@ -31,18 +35,32 @@ def canonical(report: IndexReport) -> list[Any]:
         src = pkg.source
         for env in (report.environments or {}).get(pkg.id) or ():
             d = dists.get(env.distribution_id)
-            out.append((
-                pkg.name, pkg.version, str(pkg.kind), pkg.module, pkg.arch,
-                str(pkg.normalized_version),
-                None if src is None or not src.name else (src.name, src.version, str(src.kind),
-                                                           src.module, src.arch),
-                pkg.detector.name if pkg.detector else None,
-                env.package_db, env.introduced_in,
-                None if d is None else (d.did, d.name, d.version, d.version_id, d.cpe),
-                None if env.repository_ids is None else tuple(sorted(
-                    (repos[r].name, repos[r].key, repos[r].uri, repos[r].cpe)
-                    for r in env.repository_ids if r in repos)),
-            ))
+            out.append(
+                (
+                    pkg.name,
+                    pkg.version,
+                    str(pkg.kind),
+                    pkg.module,
+                    pkg.arch,
+                    str(pkg.normalized_version),
+                    None
+                    if src is None or not src.name
+                    else (src.name, src.version, str(src.kind), src.module, src.arch),
+                    pkg.detector.name if pkg.detector else None,
+                    env.package_db,
+                    env.introduced_in,
+                    None if d is None else (d.did, d.name, d.version, d.version_id, d.cpe),
+                    None
+                    if env.repository_ids is None
+                    else tuple(
+                        sorted(
+                            (repos[r].name, repos[r].key, repos[r].uri, repos[r].cpe)
+                            for r in env.repository_ids
+                            if r in repos
+                        )
+                    ),
+                )
+            )
     return sorted(out, key=repr)
 
 
@@ -67,8 +85,11 @@ def test_replay_real_report(store: Any, backend: Any, name: str) -> None:
     want = canonical(original)
     assert comparable(stored, original) == want
     # every package name of the report is answered by the reverse index
-    names = {p.name for p in (original.packages or {}).values()
-             if (original.environments or {}).get(p.id)}
+    names = {
+        p.name
+        for p in (original.packages or {}).values()
+        if (original.environments or {}).get(p.id)
+    }
     index = reverse_index(backend.client())
     assert names <= set(index)
     assert all(index[n] == {original.hash} for n in names)

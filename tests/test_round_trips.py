@@ -6,6 +6,7 @@ counted at the connection (``send_packed_command``), below the store, so pipelin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,17 +60,21 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     sync_send = redis.connection.AbstractConnection.send_packed_command
     async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
 
+    main = threading.get_ident()  # lock renewers of other tests' stores run on other threads
+
     def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counter.n += 1
+        counter.n += threading.get_ident() == main
         return sync_send(self, *args, **kwargs)
 
     async def acounting(self: Any, *args: Any, **kwargs: Any) -> Any:
         counter.n += 1
+
         return await async_send(self, *args, **kwargs)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command",
-                        acounting)
+    monkeypatch.setattr(
+        redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting
+    )
     yield counter
 
 
@@ -97,11 +102,21 @@ def measure(store: Any, n_packages: int, counter: Counter) -> dict[str, int]:
     count("set_layer_scanned", layer, SCANNER)
     count("layer_scanned", layer, SCANNER)
     report = IndexReport(
-        hash=m, state="Coalesce", packages={p.id: p for p in pkgs},
+        hash=m,
+        state="Coalesce",
+        packages={p.id: p for p in pkgs},
         repositories={r.id: r for r in repos},
-        environments={p.id: [Environment(package_db=p.package_db, introduced_in=layer,
-                                         repository_ids=[repos[i % len(repos)].id])]
-                      for i, p in enumerate(pkgs)})
+        environments={
+            p.id: [
+                Environment(
+                    package_db=p.package_db,
+                    introduced_in=layer,
+                    repository_ids=[repos[i % len(repos)].id],
+                )
+            ]
+            for i, p in enumerate(pkgs)
+        },
+    )
     count("set_index_report", report)
     count("index_manifest", report)
     count("manifest_scanned", m, [SCANNER])

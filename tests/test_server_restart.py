@@ -18,8 +18,10 @@ def test_store_survives_a_server_restart() -> None:
         pytest.skip("redis-server is not installed")
     server = start_redis("--appendonly", "yes", "--appendfsync", "always")
     try:
-        store = RedisStore(redis.Redis(host="127.0.0.1", port=server.port,
-                                       retry_on_error=[redis.ConnectionError]), namespace="test")
+        store = RedisStore(
+            redis.Redis(host="127.0.0.1", port=server.port, retry_on_error=[redis.ConnectionError]),
+            namespace="test",
+        )
         s = VersionedScanner("dpkg", "7", "package")
         m, layer = gen.random_digest(), gen.random_digest()
         store.register_scanners([s])

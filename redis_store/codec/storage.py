@@ -80,8 +80,7 @@ def source_value(p: Package) -> bytes:
 def distribution_value(d: Distribution) -> bytes:
     """All eight fields are the identity (the CPE in its bound form)."""
     return _value(
-        [d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe,
-         d.pretty_name],
+        [d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe, d.pretty_name],
         [],
     )
 
@@ -134,8 +133,15 @@ _KINDS: Final = {k.value: k for k in PackageKind}
 def decode_distribution(did: str, value: bytes) -> Distribution:
     f = _fields(value)
     return Distribution(
-        id=did, did=f[0], name=f[1], version=f[2], version_code_name=f[3], version_id=f[4],
-        arch=f[5], cpe=f[6], pretty_name=f[7],
+        id=did,
+        did=f[0],
+        name=f[1],
+        version=f[2],
+        version_code_name=f[3],
+        version_id=f[4],
+        arch=f[5],
+        cpe=f[6],
+        pretty_name=f[7],
     )
 
 

@@ -2,7 +2,8 @@
 
 Encoding writes what Go's ``encoding/json`` writes for claircore's types: the same keys in the
 same order, the same ``omitempty`` omissions, digests/versions/CPEs/detectors as their text
-forms, ``null`` for nil maps and slices, map keys sorted. Decoding follows Go's rules where they are sane:
+forms, ``null`` for nil maps and slices, map keys sorted (Go's HTML-safe escaping of ``<>&`` is
+not reproduced; the parsed JSON is the same). Decoding follows Go's rules where they are sane:
 
 * unknown keys are ignored (e.g. ``scanner_name`` in old reports); key names must match
   exactly (Go would also match them case-insensitively; claircore never writes such keys);
@@ -362,8 +363,15 @@ def _distribution(o: object) -> Distribution:
     arch = g("arch", "")
     pretty = g("pretty_name", "")
     if not (
-        str is type(id_) is type(did) is type(name) is type(version) is type(vcn) is type(vid)
-        is type(arch) is type(pretty)
+        str
+        is type(id_)
+        is type(did)
+        is type(name)
+        is type(version)
+        is type(vcn)
+        is type(vid)
+        is type(arch)
+        is type(pretty)
     ):
         id_, did, name, version, vcn, vid, arch, pretty = (
             _str_field(o, n) for n in _DIST_STR_FIELDS
@@ -713,6 +721,7 @@ def manifest_to_obj(m: Manifest) -> Obj:
 
 
 # --- Vulnerability -------------------------------------------------------------------------------
+
 
 def _alias(v: object, name: str) -> Alias:
     if v is None:

@@ -113,9 +113,7 @@ def as_digest(value: object, field: str) -> Digest:
         if type(inner) is Digest:
             return inner
         if not isinstance(inner, str):
-            raise DigestError(
-                f"{field}: expected a digest string, got {type(value).__name__}"
-            )
+            raise DigestError(f"{field}: expected a digest string, got {type(value).__name__}")
         value = inner
     try:
         return Digest(value)

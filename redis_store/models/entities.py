@@ -246,7 +246,7 @@ class Manifest:
                 layers[i] = Layer(as_digest(layer, f"manifest.layers[{i}]"))
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> Manifest:
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Manifest:
         """Decode claircore's Manifest JSON (``{"hash": …, "layers": […]}``)."""
         from redis_store.codec import wire
 
@@ -320,7 +320,7 @@ class IndexReport:
         return out
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> IndexReport:
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> IndexReport:
         """Decode claircore's IndexReport JSON; bad input raises with the field's path."""
         from redis_store.codec import wire
 
@@ -371,7 +371,7 @@ class Vulnerability:
     invert: bool = False
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> Vulnerability:
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Vulnerability:
         """Decode claircore's Vulnerability JSON."""
         from redis_store.codec import wire
 
@@ -410,7 +410,7 @@ class AffectedManifests:
             ids.sort(key=severity, reverse=True)
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> AffectedManifests:
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> AffectedManifests:
         """Decode libindex's AffectedManifests JSON."""
         from redis_store.codec import wire
 

@@ -234,7 +234,9 @@ class StoreCore:
     ) -> Op[None]:
         """Record the distributions a scanner found in a layer."""
         items = validate.items_of(distributions, Distribution, "distributions")
-        yield from self._index("dist", layer, scanner, [storage.distribution_value(x) for x in items])
+        yield from self._index(
+            "dist", layer, scanner, [storage.distribution_value(x) for x in items]
+        )
 
     @operation
     def index_repositories(
@@ -336,12 +338,16 @@ class StoreCore:
             if p is None:
                 continue
             where = f"report.packages[{p.id!r}]"
-            did = validate.entity_id(rec.distribution.id, f"{where} distribution id") if (
-                rec.distribution is not None
-            ) else 0
-            rid = validate.entity_id(rec.repository.id, f"{where} repository id") if (
-                rec.repository is not None
-            ) else 0
+            did = (
+                validate.entity_id(rec.distribution.id, f"{where} distribution id")
+                if (rec.distribution is not None)
+                else 0
+            )
+            rid = (
+                validate.entity_id(rec.repository.id, f"{where} repository id")
+                if (rec.repository is not None)
+                else 0
+            )
             if p.source is not None:
                 sid = validate.entity_id(p.source.id, f"{where}.source id")
                 rows[f"{sid}:{did}:{rid}"] = p.source.name
@@ -364,7 +370,9 @@ class StoreCore:
                 raise UnknownManifestError(f"manifest {d} was never persisted")
             gen, mid, _layers, old_list, *names = plan
             bucket = bucket_of(int(mid))
-            old = dict(zip(_text(old_list).split(",") if old_list else [], map(_text, names), strict=True))
+            old = dict(
+                zip(_text(old_list).split(",") if old_list else [], map(_text, names), strict=True)
+            )
             keys = [k.manifest(d), k.seq, *k.entity_keys()]
             args: list[Any] = [gen, new_list, bucket]
             for rec, name in rows.items():
@@ -401,7 +409,9 @@ class StoreCore:
         """Delete manifests not locked elsewhere; returns those deleted, in input order."""
         if len(digests) == 1 and not isinstance(digests[0], str):
             digests = tuple(validate.sequence(digests[0], "digests"))
-        wanted = list(dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests)))
+        wanted = list(
+            dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests))
+        )
         deleted: set[str] = set()
         pending = wanted
         for _ in range(MAX_RETRIES):

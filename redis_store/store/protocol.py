@@ -79,7 +79,7 @@ class AsyncDriver:
             return result
 
 
-class operation(Generic[P, R]):  # noqa: N801 - used as a decorator, like property
+class operation(Generic[P, R]):
     """Make a core generator a method: blocking on sync stores, a coroutine on async ones."""
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Op[R]]) -> None:
@@ -97,9 +97,7 @@ class operation(Generic[P, R]):  # noqa: N801 - used as a decorator, like proper
     def __get__(self, obj: SyncDriver, owner: type) -> Callable[P, R]: ...
 
     @overload
-    def __get__(
-        self, obj: AsyncDriver, owner: type
-    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(self, obj: AsyncDriver, owner: type) -> Callable[P, Coroutine[Any, Any, R]]: ...
 
     def __get__(self, obj: object, owner: type) -> Any:
         if obj is None:

@@ -15,7 +15,8 @@ from redis_store.store.protocol import Batch, Script
 
 def check_client(client: Any) -> None:
     """Refuse clients that decode replies: stored values are binary."""
-    kwargs = getattr(client, "get_connection_kwargs", lambda: {})()
+    get_kwargs = getattr(client, "get_connection_kwargs", None)
+    kwargs: dict[str, Any] = get_kwargs() if callable(get_kwargs) else {}
     if kwargs.get("decode_responses"):
         raise InvalidInputError(
             "the Redis client must be created with decode_responses=False: reports are binary"

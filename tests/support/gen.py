@@ -26,12 +26,22 @@ def digest_of(text: str) -> Digest:
 def unique_packages(n: int) -> list[Package]:
     return [
         Package(
-            id=str(i), name=f"package-{i}", version=f"version-{i}", arch=f"arch-{i}",
-            kind=PackageKind.BINARY, package_db=f"package-db-{i}",
-            repository_hint=f"repository-hint-{i}", module=f"module:{i}",
-            source=Package(id=str(n + i), name=f"source-package-{i}",
-                           version=f"source-version-{i}", arch=f"source-arch-{i}",
-                           kind=PackageKind.SOURCE, module=f"source-module:{i}"),
+            id=str(i),
+            name=f"package-{i}",
+            version=f"version-{i}",
+            arch=f"arch-{i}",
+            kind=PackageKind.BINARY,
+            package_db=f"package-db-{i}",
+            repository_hint=f"repository-hint-{i}",
+            module=f"module:{i}",
+            source=Package(
+                id=str(n + i),
+                name=f"source-package-{i}",
+                version=f"source-version-{i}",
+                arch=f"source-arch-{i}",
+                kind=PackageKind.SOURCE,
+                module=f"source-module:{i}",
+            ),
         )
         for i in range(n)
     ]
@@ -43,23 +53,39 @@ def duplicate_packages(n: int) -> list[Package]:
     out = []
     for i in range(n):
         ii = i % nn
-        out.append(Package(
-            id=str(ii), name=f"package-{ii}", version=f"version-{ii}", arch=f"arch-{ii}",
-            kind=PackageKind.BINARY, package_db=f"package-db-{i}",
-            repository_hint=f"repository-hint-{i}", module=f"module:{ii}",
-            source=Package(id=str(n + i), name=f"source-package-{ii}",
-                           version=f"source-version-{ii}", arch=f"source-arch-{ii}",
-                           kind=PackageKind.SOURCE, module=f"source-module:{ii}"),
-        ))
+        out.append(
+            Package(
+                id=str(ii),
+                name=f"package-{ii}",
+                version=f"version-{ii}",
+                arch=f"arch-{ii}",
+                kind=PackageKind.BINARY,
+                package_db=f"package-db-{i}",
+                repository_hint=f"repository-hint-{i}",
+                module=f"module:{ii}",
+                source=Package(
+                    id=str(n + i),
+                    name=f"source-package-{ii}",
+                    version=f"source-version-{ii}",
+                    arch=f"source-arch-{ii}",
+                    kind=PackageKind.SOURCE,
+                    module=f"source-module:{ii}",
+                ),
+            )
+        )
     return out
 
 
 def unique_distributions(n: int) -> list[Distribution]:
     return [
         Distribution(
-            id=str(i), name=f"distribution-{i}", version=f"version-{i}",
-            version_code_name=f"version-code-name-{i}", did=f"did-{i}",
-            version_id=f"version-id-{i}", arch=f"arch-{i}",
+            id=str(i),
+            name=f"distribution-{i}",
+            version=f"version-{i}",
+            version_code_name=f"version-code-name-{i}",
+            did=f"did-{i}",
+            version_id=f"version-id-{i}",
+            arch=f"arch-{i}",
             cpe=f"cpe:2.3:o:projectquay:clair.test:{i}:*:*:*:*:*:*:*",
             pretty_name=f"pretty-name-{i}",
         )
@@ -68,8 +94,10 @@ def unique_distributions(n: int) -> list[Distribution]:
 
 
 def unique_repositories(n: int) -> list[Repository]:
-    return [Repository(id=str(i), name=f"repository-{i}", key=f"key-{i}", uri=f"uri-{i}")
-            for i in range(n)]
+    return [
+        Repository(id=str(i), name=f"repository-{i}", key=f"key-{i}", uri=f"uri-{i}")
+        for i in range(n)
+    ]
 
 
 def scanners(n: int, kind: str = "package") -> list[VersionedScanner]:

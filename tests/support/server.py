@@ -57,8 +57,22 @@ def start_redis(*extra: str) -> RedisServer:
         raise FileNotFoundError("redis-server is not installed")
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="redis-store-test-")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes", *extra]
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+        "--protected-mode",
+        "yes",
+        *extra,
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RedisServer(proc, port, workdir)
     deadline = time.monotonic() + 10
