@@ -116,15 +116,9 @@ def decode_package(pid: str, value: bytes) -> Package:
 
 def decode_source(pid: str, value: bytes) -> Package:
     """A source package as claircore reads it: its normalized version is never read back."""
-    name, version, kind, module, arch, _ = _fields(value)
-    return Package(
-        id=pid,
-        name=name,
-        version=version,
-        kind=_KINDS.get(kind, PackageKind.UNKNOWN),
-        module=module,
-        arch=arch,
-    )
+    p = decode_package(pid, value)
+    p.normalized_version = Version()
+    return p
 
 
 _KINDS: Final = {k.value: k for k in PackageKind}
@@ -150,7 +144,7 @@ def decode_repository(rid: str, value: bytes) -> Repository:
     return Repository(id=rid, name=f[0], key=f[1], uri=f[2], cpe=f[3])
 
 
-def decode_file(value: bytes) -> File:
+def decode_file(_fid: str, value: bytes) -> File:
     f = _fields(value)
     return File(path=f[0], kind=f[1])
 

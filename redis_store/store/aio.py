@@ -13,65 +13,35 @@ from redis.exceptions import ResponseError
 from redis_store.errors import LockError
 from redis_store.models import Digest
 from redis_store.store import validate
-from redis_store.store.core import StoreCore, lock_error
-from redis_store.store.protocol import AsyncDriver, Batch, Script
+from redis_store.store.core import lock_error
+from redis_store.store.protocol import AsyncDriver, Batch
 from redis_store.store.transport import (
     Backoff,
-    check_client,
-    enqueue,
+    ClientStore,
     merge,
     missing_scripts,
     new_token,
-    register_scripts,
 )
 
 
-class AsyncRedisStore(AsyncDriver, StoreCore):
+class AsyncRedisStore(AsyncDriver, ClientStore):
     """claircore's indexer Store on a Redis server (asyncio API, same methods awaited)."""
 
-    def __init__(
-        self, client: Any, namespace: str = "claircore", *, lock_ttl: float = 30.0
-    ) -> None:
-        StoreCore.__init__(self, namespace, lock_ttl=lock_ttl)
-        check_client(client)
-        self.client = client
-        self._scripts = register_scripts(client)
-
-    @classmethod
-    def from_url(
-        cls, url: str, *, namespace: str = "claircore", lock_ttl: float = 30.0, **kwargs: Any
-    ) -> AsyncRedisStore:
-        """A store on a new asyncio client for ``redis://``, ``rediss://`` or ``unix://``."""
-        client = redis.asyncio.Redis.from_url(url, decode_responses=False, **kwargs)
-        return cls(client, namespace, lock_ttl=lock_ttl)
+    client_class = redis.asyncio.Redis
 
     async def _send_once(self, batch: Batch) -> list[Any]:
         if len(batch) == 1:
-            call = batch[0]
             try:
-                if isinstance(call, Script):
-                    sha = self._scripts[call.name].sha
-                    return [await self.client.evalsha(sha, len(call.keys), *call.keys, *call.args)]
-                return [await self.client.execute_command(*call.args)]
+                return [await self.client.execute_command(*self._command(batch[0]))]
             except ResponseError as e:
                 return [e]
-        pipe = self.client.pipeline(transaction=False)
-        for call in batch:
-            enqueue(pipe, call, self._scripts)
-        return list(await pipe.execute(raise_on_error=False))
-
-    async def _load_scripts(self) -> None:
-        """Load every script in one round trip (after a restart or SCRIPT FLUSH)."""
-        pipe = self.client.pipeline(transaction=False)
-        for script in self._scripts.values():
-            pipe.script_load(script.script)
-        await pipe.execute()
+        return list(await self._pipeline(batch).execute(raise_on_error=False))
 
     async def _send(self, batch: Batch) -> list[Any]:
         replies = await self._send_once(batch)
         missing = missing_scripts(batch, replies)
         if missing:
-            await self._load_scripts()
+            await self._script_loader().execute()
             merge(replies, missing, await self._send_once([batch[i] for i in missing]))
         return replies
 

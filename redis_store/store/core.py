@@ -7,8 +7,8 @@ one batch per round trip, and decodes the replies. The sync and asyncio front en
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar
 
 import orjson
 from redis.exceptions import ResponseError
@@ -36,6 +36,8 @@ from redis_store.models import (
 )
 from redis_store.store import validate
 from redis_store.store.protocol import Batch, Command, Op, Script, operation
+
+T = TypeVar("T")
 
 #: How often a write that raced with another writer of the same manifest is retried.
 MAX_RETRIES: Final = 32
@@ -293,37 +295,40 @@ class StoreCore:
             out.append(p)
         return out
 
+    def _entities_by_layer(
+        self, kind: str, layer: object, scanners: Iterable[Any], decode: Callable[[str, bytes], T]
+    ) -> Op[list[T]]:
+        _, artifacts, values = yield from self._by_layer(kind, layer, scanners)
+        out = []
+        for art in artifacts:
+            eid = art.partition(b",")[0]
+            out.append(decode(eid.decode(), values[eid]))
+        return out
+
     @operation
     def distributions_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Any]
     ) -> Op[list[Distribution]]:
         """One Distribution per artifact of the scanners in the layer."""
-        _, artifacts, values = yield from self._by_layer("dist", layer, scanners)
-        out = []
-        for art in artifacts:
-            did = art.partition(b",")[0]
-            out.append(storage.decode_distribution(did.decode(), values[did]))
-        return out
+        return (
+            yield from self._entities_by_layer("dist", layer, scanners, storage.decode_distribution)
+        )
 
     @operation
     def repositories_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Any]
     ) -> Op[list[Repository]]:
         """One Repository per artifact of the scanners in the layer."""
-        _, artifacts, values = yield from self._by_layer("repo", layer, scanners)
-        out = []
-        for art in artifacts:
-            rid = art.partition(b",")[0]
-            out.append(storage.decode_repository(rid.decode(), values[rid]))
-        return out
+        return (
+            yield from self._entities_by_layer("repo", layer, scanners, storage.decode_repository)
+        )
 
     @operation
     def files_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Any]
     ) -> Op[list[File]]:
         """One File per artifact of the scanners in the layer."""
-        _, artifacts, values = yield from self._by_layer("file", layer, scanners)
-        return [storage.decode_file(values[art.partition(b",")[0]]) for art in artifacts]
+        return (yield from self._entities_by_layer("file", layer, scanners, storage.decode_file))
 
     # -- the manifest index --------------------------------------------------------------
     def _plan(self, d: str) -> Script:

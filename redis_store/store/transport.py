@@ -4,13 +4,59 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from redis.exceptions import NoScriptError
 
 from redis_store.errors import InvalidInputError
 from redis_store.scripts import NAMES, source
-from redis_store.store.protocol import Batch, Script
+from redis_store.store.core import StoreCore
+from redis_store.store.protocol import Batch, Call, Script
+
+if TYPE_CHECKING:
+    from typing import Self
+
+
+class ClientStore(StoreCore):
+    """The core bound to a redis-py client: what both front ends hold."""
+
+    #: The redis-py client class ``from_url`` creates (sync or asyncio).
+    client_class: ClassVar[Any]
+
+    def __init__(
+        self, client: Any, namespace: str = "claircore", *, lock_ttl: float = 30.0
+    ) -> None:
+        StoreCore.__init__(self, namespace, lock_ttl=lock_ttl)
+        check_client(client)
+        self.client = client
+        self._scripts = register_scripts(client)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, namespace: str = "claircore", lock_ttl: float = 30.0, **kwargs: Any
+    ) -> Self:
+        """A store on a new client for ``redis://``, ``rediss://`` or ``unix://`` URLs.
+
+        Extra keyword arguments go to the client (e.g. ``ssl_ca_certs``, ``username``).
+        """
+        client = cls.client_class.from_url(url, decode_responses=False, **kwargs)
+        return cls(client, namespace, lock_ttl=lock_ttl)
+
+    def _script_loader(self) -> Any:
+        """A pipeline loading every script: one round trip after a restart or SCRIPT FLUSH."""
+        pipe = self.client.pipeline(transaction=False)
+        for script in self._scripts.values():
+            pipe.script_load(script.script)
+        return pipe
+
+    def _pipeline(self, batch: Batch) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        for call in batch:
+            pipe.execute_command(*command_args(call, self._scripts))
+        return pipe
+
+    def _command(self, call: Call) -> tuple[Any, ...]:
+        return command_args(call, self._scripts)
 
 
 def check_client(client: Any) -> None:
@@ -28,12 +74,11 @@ def register_scripts(client: Any) -> dict[str, Any]:
     return {name: client.register_script(source(name).source) for name in NAMES}
 
 
-def enqueue(pipe: Any, call: Script | Any, scripts: dict[str, Any]) -> None:
-    """Add a call to a pipeline (stacking is synchronous on both client kinds)."""
+def command_args(call: Call, scripts: dict[str, Any]) -> tuple[Any, ...]:
+    """The Redis command of a call: scripts go by SHA (EVALSHA), loaded once."""
     if isinstance(call, Script):
-        pipe.evalsha(scripts[call.name].sha, len(call.keys), *call.keys, *call.args)
-    else:
-        pipe.execute_command(*call.args)
+        return ("EVALSHA", scripts[call.name].sha, len(call.keys), *call.keys, *call.args)
+    return call.args
 
 
 def missing_scripts(batch: Batch, replies: list[Any]) -> list[int]:
