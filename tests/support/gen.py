@@ -24,35 +24,19 @@ def digest_of(text: str) -> Digest:
 
 
 def unique_packages(n: int) -> list[Package]:
-    return [
-        Package(
-            id=str(i),
-            name=f"package-{i}",
-            version=f"version-{i}",
-            arch=f"arch-{i}",
-            kind=PackageKind.BINARY,
-            package_db=f"package-db-{i}",
-            repository_hint=f"repository-hint-{i}",
-            module=f"module:{i}",
-            source=Package(
-                id=str(n + i),
-                name=f"source-package-{i}",
-                version=f"source-version-{i}",
-                arch=f"source-arch-{i}",
-                kind=PackageKind.SOURCE,
-                module=f"source-module:{i}",
-            ),
-        )
-        for i in range(n)
-    ]
+    """n packages with their sources, all distinct."""
+    return _packages(n, n)
 
 
 def duplicate_packages(n: int) -> list[Package]:
     """n artifacts of n/2 distinct packages (package_db and hint differ)."""
-    nn = n // 2
+    return _packages(n, n // 2)
+
+
+def _packages(n: int, distinct: int) -> list[Package]:
     out = []
     for i in range(n):
-        ii = i % nn
+        ii = i % distinct
         out.append(
             Package(
                 id=str(ii),
