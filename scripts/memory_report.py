@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         count[fam] += 1
     n = len(reports)
     print(f"manifests: {n}; packages in reports: {sum(len(r.packages or {}) for r in reports)}")
-    print(f"INFO used_memory delta: {after - before} bytes ({(after - before) / n:.0f} per manifest)")
+    delta = after - before
+    print(f"INFO used_memory delta: {delta} bytes ({delta / n:.0f} per manifest)")
     total = sum(usage.values())
     print(f"MEMORY USAGE sum: {total} bytes ({total / n:.0f} per manifest)")
     print(f"{'key family':<22}{'keys':>7}{'bytes':>11}{'share':>8}")
