@@ -36,8 +36,11 @@ from redis_store.models import (
     IndexReport,
     Package,
     PackageKind,
+    Range,
     Repository,
+    Severity,
     Version,
+    Vulnerability,
 )
 
 __all__ = ["BASE_IMAGES", "WorkloadStats", "describe", "generate", "layer_digest"]
@@ -70,23 +73,32 @@ def _rhel_repos(major: int) -> tuple[Repository, ...]:
 
 def _debian(version_id: str, codename: str) -> Distribution:
     return Distribution(
-        did="debian", name="Debian GNU/Linux", version=f"{version_id} ({codename})",
-        version_code_name=codename, version_id=version_id,
+        did="debian",
+        name="Debian GNU/Linux",
+        version=f"{version_id} ({codename})",
+        version_code_name=codename,
+        version_id=version_id,
         pretty_name=f"Debian GNU/Linux {version_id} ({codename})",
     )
 
 
 def _rhel(major: int) -> Distribution:
     return Distribution(
-        did="rhel", name="Red Hat Enterprise Linux Server", version=str(major),
-        version_id=str(major), cpe=f"cpe:2.3:o:redhat:enterprise_linux:{major}:*:*:*:*:*:*:*",
+        did="rhel",
+        name="Red Hat Enterprise Linux Server",
+        version=str(major),
+        version_id=str(major),
+        cpe=f"cpe:2.3:o:redhat:enterprise_linux:{major}:*:*:*:*:*:*:*",
         pretty_name=f"Red Hat Enterprise Linux Server {major}",
     )
 
 
 def _alpine(minor: str, patch: str) -> Distribution:
     return Distribution(
-        did="alpine", name="Alpine Linux", version=minor, version_id=f"{minor}.{patch}",
+        did="alpine",
+        name="Alpine Linux",
+        version=minor,
+        version_id=f"{minor}.{patch}",
         pretty_name=f"Alpine Linux v{minor}",
     )
 
@@ -190,6 +202,7 @@ _APK_CURL: Final = (
     "zstd-libs:zstd tzdata ca-certificates jq oniguruma git pcre2 libexpat:expat "
     "openssh-client-default:openssh openssh-keygen:openssh"
 )
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -342,7 +355,11 @@ def _debian_family(version_id: str, codename: str) -> _Family:
 
     return _Family(
         _Where("var/lib/dpkg/status", DPKG, _debian(version_id, codename)),
-        tag, version, bump, lambda v: v, arch,
+        tag,
+        version,
+        bump,
+        lambda v: v,
+        arch,
     )
 
 
@@ -360,7 +377,11 @@ def _rhel_family(major: int) -> _Family:
 
     return _Family(
         _Where("bdb:var/lib/rpm", RPM, _rhel(major), _rhel_repos(major)),
-        f"el{major}", version, lambda v, k: _bump_release(v, k, "-"), source_version, arch,
+        f"el{major}",
+        version,
+        lambda v, k: _bump_release(v, k, "-"),
+        source_version,
+        arch,
     )
 
 
@@ -370,7 +391,10 @@ def _alpine_family(minor: str, patch: str) -> _Family:
 
     return _Family(
         _Where("lib/apk/db/installed", APK, _alpine(minor, patch)),
-        f"alpine{minor}", version, lambda v, k: _bump_release(v, k, "-r"), lambda v: v,
+        f"alpine{minor}",
+        version,
+        lambda v, k: _bump_release(v, k, "-r"),
+        lambda v: v,
         lambda rng, name: "x86_64",
     )
 
@@ -406,28 +430,51 @@ _PERL_WORDS: Final = " ".join(f"perl-{w}:perl-{w}" for w in _RPM_PERL.split())
 #: The registry's base images, most popular first (weights are relative).
 BASE_IMAGES: Final = (
     BaseImage("debian:12", "debian12", 24, (("deb12-root", _DEB_ROOT, 4),)),
-    BaseImage("debian:12-curl", "debian12", 14,
-              (("deb12-root", _DEB_ROOT, 4), ("deb12-curl", _DEB_CURL, 0))),
+    BaseImage(
+        "debian:12-curl",
+        "debian12",
+        14,
+        (("deb12-root", _DEB_ROOT, 4), ("deb12-curl", _DEB_CURL, 0)),
+    ),
     BaseImage("ubi8", "ubi8", 13, (("ubi8-root", _RPM_ROOT, 60),)),
     BaseImage("alpine:3.19", "alpine3.19", 11, (("alpine3.19-root", _APK_ROOT, 0),)),
-    BaseImage("debian:12-scm", "debian12", 8,
-              (("deb12-root", _DEB_ROOT, 4), ("deb12-curl", _DEB_CURL, 0),
-               ("deb12-scm", _DEB_SCM, 0))),
-    BaseImage("ubi8-nodejs", "ubi8", 7,
-              (("ubi8-root", _RPM_ROOT, 60), ("ubi8-nodejs", "module nodejs:18", 12))),
+    BaseImage(
+        "debian:12-scm",
+        "debian12",
+        8,
+        (("deb12-root", _DEB_ROOT, 4), ("deb12-curl", _DEB_CURL, 0), ("deb12-scm", _DEB_SCM, 0)),
+    ),
+    BaseImage(
+        "ubi8-nodejs",
+        "ubi8",
+        7,
+        (("ubi8-root", _RPM_ROOT, 60), ("ubi8-nodejs", "module nodejs:18", 12)),
+    ),
     BaseImage("debian:11", "debian11", 6, (("deb11-root", _DEB_ROOT, 8),)),
-    BaseImage("ubi9-devel", "ubi9", 5,
-              (("ubi9-root", _RPM_ROOT, 90), ("ubi9-devel", _RPM_DEVEL + " " + _PERL_WORDS, 40),
-               ("ubi9-postgresql", "module postgresql:13", 8))),
-    BaseImage("alpine:3.19-curl", "alpine3.19", 5,
-              (("alpine3.19-root", _APK_ROOT, 0), ("alpine3.19-curl", _APK_CURL, 6))),
+    BaseImage(
+        "ubi9-devel",
+        "ubi9",
+        5,
+        (
+            ("ubi9-root", _RPM_ROOT, 90),
+            ("ubi9-devel", _RPM_DEVEL + " " + _PERL_WORDS, 40),
+            ("ubi9-postgresql", "module postgresql:13", 8),
+        ),
+    ),
+    BaseImage(
+        "alpine:3.19-curl",
+        "alpine3.19",
+        5,
+        (("alpine3.19-root", _APK_ROOT, 0), ("alpine3.19-curl", _APK_CURL, 6)),
+    ),
     BaseImage("alpine:3.20", "alpine3.20", 4, (("alpine3.20-root", _APK_ROOT, 2),)),
 )
 
 
 def _digest(seed: int, label: str) -> Digest:
-    return Digest("sha256:" + hashlib.sha256(f"redis-store workload {seed} {label}".encode())
-                  .hexdigest())
+    return Digest(
+        "sha256:" + hashlib.sha256(f"redis-store workload {seed} {label}".encode()).hexdigest()
+    )
 
 
 def layer_digest(seed: int, label: str) -> Digest:
@@ -451,8 +498,10 @@ class _Bases:
         self.families = {name: make() for name, make in _FAMILIES.items()}
         self._versions: dict[tuple[str, str], str] = {}
         self._layers: dict[str, _Layer] = {}
-        self.images = [(image, [self._layer(image.family, *spec) for spec in image.layers])
-                       for image in BASE_IMAGES]
+        self.images = [
+            (image, [self._layer(image.family, *spec) for spec in image.layers])
+            for image in BASE_IMAGES
+        ]
         self.weights = [image.weight for image in BASE_IMAGES]
 
     def version(self, family: str, source: str) -> str:
@@ -520,8 +569,10 @@ class _Languages:
                 m, p = max(minor - k, 0), rng.randint(0, 12)
                 vs.append((f"v{major}.{m}.{p}", _semver(major, m, p)))
             self.go_versions[mod] = vs
-        self.stdlib = [(f"go1.{m}.{p}", _semver(1, m, p)) for m, p in
-                       ((22, rng.randint(0, 9)), (21, rng.randint(0, 13)), (20, 14))]
+        self.stdlib = [
+            (f"go1.{m}.{p}", _semver(1, m, p))
+            for m, p in ((22, rng.randint(0, 9)), (21, rng.randint(0, 13)), (20, 14))
+        ]
         self.py_versions: dict[str, list[tuple[str, Version]]] = {}
         for name in _PY_PACKAGES:
             major, minor = rng.randint(0, 4), rng.randint(0, 32)
@@ -533,8 +584,9 @@ class _Languages:
         self.java_versions: dict[str, list[str]] = {}
         for name in _JAVA_PACKAGES:
             major, minor = rng.randint(1, 6), rng.randint(0, 20)
-            self.java_versions[name] = [f"{major}.{max(minor - k, 0)}.{rng.randint(0, 9)}"
-                               for k in range(rng.randint(2, 4))]
+            self.java_versions[name] = [
+                f"{major}.{max(minor - k, 0)}.{rng.randint(0, 9)}" for k in range(rng.randint(2, 4))
+            ]
 
     @staticmethod
     def _pick(rng: random.Random, versions: Sequence[tuple[str, Version]]) -> tuple[str, Version]:
@@ -553,8 +605,9 @@ class _Languages:
         out = []
         for name in rng.sample(_PY_PACKAGES, min(n, len(_PY_PACKAGES))):
             v, nv = self._pick(rng, self.py_versions[name])
-            where = _Where(f"python:{site}/{name.replace('-', '_')}-{v}.dist-info", PYTHON,
-                           None, (PYPI_REPO,))
+            where = _Where(
+                f"python:{site}/{name.replace('-', '_')}-{v}.dist-info", PYTHON, None, (PYPI_REPO,)
+            )
             out.append(_Found(where, (_Spec(name, v, normalized=nv),)))
         return out
 
@@ -588,8 +641,16 @@ class _Ids:
         return pid
 
     def distribution(self, d: Distribution) -> str:
-        key = (d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch, d.cpe,
-               d.pretty_name)
+        key = (
+            d.did,
+            d.name,
+            d.version,
+            d.version_code_name,
+            d.version_id,
+            d.arch,
+            d.cpe,
+            d.pretty_name,
+        )
         did = self.distributions.get(key)
         if did is None:
             did = self.distributions[key] = str(len(self.distributions) + 1)
@@ -629,8 +690,9 @@ class _Report:
                     r.repositories[rid] = replace(repo, id=rid)
         for spec in found.packages:
             pid = ids.package(spec.name, spec.version, PackageKind.BINARY, spec.module, spec.arch)
-            env = Environment(where.package_db, layer, dist_id,
-                              None if repo_ids is None else list(repo_ids))
+            env = Environment(
+                where.package_db, layer, dist_id, None if repo_ids is None else list(repo_ids)
+            )
             envs = r.environments.get(pid)
             if envs is None:
                 r.packages[pid] = self._package(pid, spec, where.detector)
@@ -644,11 +706,20 @@ class _Report:
         else:
             name, version = spec.source
             sid = self.ids.package(name, version, PackageKind.SOURCE, spec.module, "")
-            source = Package(id=sid, name=name, version=version, kind=PackageKind.SOURCE,
-                             module=spec.module)
-        return Package(id=pid, name=spec.name, version=spec.version, kind=PackageKind.BINARY,
-                       source=source, normalized_version=spec.normalized, module=spec.module,
-                       arch=spec.arch, detector=detector)
+            source = Package(
+                id=sid, name=name, version=version, kind=PackageKind.SOURCE, module=spec.module
+            )
+        return Package(
+            id=pid,
+            name=spec.name,
+            version=spec.version,
+            kind=PackageKind.BINARY,
+            source=source,
+            normalized_version=spec.normalized,
+            module=spec.module,
+            arch=spec.arch,
+            detector=detector,
+        )
 
 
 def _drift(bases: _Bases, family: str, layers: Sequence[_Layer], rng: random.Random) -> _Found:
@@ -668,8 +739,9 @@ def _drift(bases: _Bases, family: str, layers: Sequence[_Layer], rng: random.Ran
     return _Found(fam.where, tuple(out))
 
 
-def _app_layers(langs: _Languages, rng: random.Random, seed: int, i: int
-                ) -> list[tuple[Digest, list[_Found]]]:
+def _app_layers(
+    langs: _Languages, rng: random.Random, seed: int, i: int
+) -> list[tuple[Digest, list[_Found]]]:
     """One or two application layers with 0 to 60 language packages in all."""
     budget = min(int(rng.expovariate(1 / 22)), 60)
     layers: list[tuple[Digest, list[_Found]]] = []
@@ -713,8 +785,7 @@ def generate(manifests: int, seed: int = 0, *, drift: float = 0.2) -> Iterator[I
             for found in layer.found:
                 out.add(layer.digest, found)
         if rng.random() < drift:
-            out.add(_digest(seed, f"manifest {i} update"),
-                    _drift(bases, image.family, layers, rng))
+            out.add(_digest(seed, f"manifest {i} update"), _drift(bases, image.family, layers, rng))
         for digest, founds in _app_layers(langs, rng, seed, i):
             for found in founds:
                 out.add(digest, found)
@@ -774,8 +845,18 @@ def describe(reports: Iterable[IndexReport]) -> WorkloadStats:
         for layer in layers:
             layer_uses[layer] = layer_uses.get(layer, 0) + 1
         for d in (r.distributions or {}).values():
-            dists.add((d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch,
-                       d.cpe, d.pretty_name))
+            dists.add(
+                (
+                    d.did,
+                    d.name,
+                    d.version,
+                    d.version_code_name,
+                    d.version_id,
+                    d.arch,
+                    d.cpe,
+                    d.pretty_name,
+                )
+            )
         for rp in (r.repositories or {}).values():
             repos.add((rp.name, rp.key, rp.uri))
     st.layers = len(layer_uses)
@@ -784,3 +865,69 @@ def describe(reports: Iterable[IndexReport]) -> WorkloadStats:
     st.distributions = len(dists)
     st.repositories = len(repos)
     return st
+
+
+def sample_vulnerabilities(
+    reports: Sequence[IndexReport], count: int, seed: int = 0
+) -> list[Vulnerability]:
+    """``count`` vulnerabilities drawn from the reports' packages, each shaped like what
+    claircore's updaters produce for that ecosystem, so that the default matchers find the
+    manifests holding the package (and, for a fixed version below it, not all of them)."""
+    rng = random.Random(seed)
+    rows: list[tuple[Package, Distribution | None, Repository | None]] = []
+    for report in reports:
+        for pkg in (report.packages or {}).values():
+            for env in (report.environments or {}).get(pkg.id) or ():
+                dist = (report.distributions or {}).get(env.distribution_id)
+                repo_ids = env.repository_ids or [""]
+                for rid in repo_ids:
+                    rows.append((pkg, dist, (report.repositories or {}).get(rid)))
+    if not rows:
+        return []
+    out = []
+    for i in range(count):
+        pkg, dist, repo = rows[rng.randrange(len(rows))]
+        out.append(
+            _vulnerability_for(f"CVE-{2000 + i // 10000}-{i % 10000:04d}", pkg, dist, repo, rng)
+        )
+    return out
+
+
+def _vulnerability_for(
+    vid: str,
+    pkg: Package,
+    dist: Distribution | None,
+    repo: Repository | None,
+    rng: random.Random,
+) -> Vulnerability:
+    severity = Severity(rng.randrange(len(Severity)))
+    v = Vulnerability(
+        id=vid,
+        name=vid,
+        updater="workload",
+        normalized_severity=severity,
+        package=Package(name=pkg.name),
+        fixed_in_version="",
+    )
+    if repo is not None and repo.uri == "https://pkg.go.dev/":
+        nv = pkg.normalized_version
+        upper = Version(nv.kind, (*nv.v[:3], nv.v[3] + 1, *nv.v[4:])) if nv.kind else nv
+        v.repository = Repository(name="go", uri="https://pkg.go.dev/")
+        v.range = Range(Version("semver", (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), upper)
+    elif repo is not None and repo.key == "rhel-cpe-repository":
+        v.repository = Repository(name=repo.name, key=repo.key, cpe=repo.cpe)
+        v.fixed_in_version = pkg.version + ".1" if rng.random() < 0.7 else ""
+    elif repo is not None and repo.name in ("pypi", "maven", "rubygems"):
+        v.repository = Repository(name=repo.name)
+        v.fixed_in_version = "fixed=999" if rng.random() < 0.7 else ""
+    elif dist is not None:
+        v.distribution = Distribution(
+            did=dist.did,
+            name=dist.name,
+            version=dist.version,
+            version_id=dist.version_id,
+            pretty_name=dist.pretty_name,
+        )
+        fixed = "99.0" if dist.did == "alpine" else "99:" + pkg.version
+        v.fixed_in_version = fixed if rng.random() < 0.7 else ""
+    return v

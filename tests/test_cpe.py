@@ -42,66 +42,47 @@ def s(v: str) -> AttrValue:
     return AttrValue(ValueKind.SET, v)
 
 
-def w(*attrs: AttrValue) -> WFN:
-    return WFN.from_attrs(list(attrs) + [UNSET] * (11 - len(attrs)))
+def w(*attrs: AttrValue | str, fill: AttrValue = UNSET) -> WFN:
+    """A WFN from its leading attributes (a ``str`` is a SET value); the rest are ``fill``."""
+    given_ = [s(a) if isinstance(a, str) else a for a in attrs]
+    return WFN.from_attrs(given_ + [fill] * (11 - len(given_)))
 
 
 # --- binding -----------------------------------------------------------------------------------
 
 BIND_TABLE = [
     (
-        w(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.0\.6001"), s("beta"), ANY),
+        w("a", "microsoft", "internet_explorer", r"8\.0\.6001", "beta", ANY),
         "cpe:2.3:a:microsoft:internet_explorer:8.0.6001:beta:*:*:*:*:*:*",
     ),
     (
-        w(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.*"), s("sp?")),
+        w("a", "microsoft", "internet_explorer", r"8\.*", "sp?"),
         "cpe:2.3:a:microsoft:internet_explorer:8.*:sp?:*:*:*:*:*:*",
     ),
     (
-        w(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.\*"), s("sp?")),
+        w("a", "microsoft", "internet_explorer", r"8\.\*", "sp?"),
         r"cpe:2.3:a:microsoft:internet_explorer:8.\*:sp?:*:*:*:*:*:*",
     ),
     (
-        w(
-            s("a"),
-            s("hp"),
-            s("insight"),
-            s(r"7\.4\.0\.1570"),
-            NA,
-            UNSET,
-            UNSET,
-            s("online"),
-            s("win2003"),
-            s("x64"),
-        ),
+        w("a", "hp", "insight", r"7\.4\.0\.1570", NA, UNSET, UNSET, "online", "win2003", "x64"),
         "cpe:2.3:a:hp:insight:7.4.0.1570:-:*:*:online:win2003:x64:*",
     ),
     (
-        w(
-            s("a"),
-            s("hp"),
-            s("openview_network_manager"),
-            s(r"7\.51"),
-            UNSET,
-            UNSET,
-            UNSET,
-            UNSET,
-            s("linux"),
-        ),
+        w("a", "hp", "openview_network_manager", r"7\.51", UNSET, UNSET, UNSET, UNSET, "linux"),
         "cpe:2.3:a:hp:openview_network_manager:7.51:*:*:*:*:linux:*:*",
     ),
     (
         w(
-            s("a"),
-            s(r"foo\\bar"),
-            s(r"big\$money_2010"),
+            "a",
+            r"foo\\bar",
+            r"big\$money_2010",
             UNSET,
             UNSET,
             UNSET,
             UNSET,
-            s("special"),
-            s("ipod_touch"),
-            s("80gb"),
+            "special",
+            "ipod_touch",
+            "80gb",
         ),
         r"cpe:2.3:a:foo\\bar:big\$money_2010:*:*:*:*:special:ipod_touch:80gb:*",
     ),
@@ -119,12 +100,12 @@ def test_bind_unset_and_invalid() -> None:
     assert str(WFN()) == ""
     assert WFN().is_unset()
     with pytest.raises(InvalidInputError, match="part"):
-        bind_cpe(w(s("x")))  # part must be a, o or h
+        bind_cpe(w("x"))  # part must be a, o or h
     with pytest.raises(InvalidInputError, match="vendor"):
-        bind_cpe(w(s("a"), s("has space")))
+        bind_cpe(w("a", "has space"))
     with pytest.raises(InvalidInputError):
         WFN().validate()
-    w(s("h"), ANY).validate()
+    w("h", ANY).validate()
 
 
 def test_attrs_and_from_attrs() -> None:
@@ -141,139 +122,102 @@ def test_attrs_and_from_attrs() -> None:
 FS_TABLE = [
     (
         "cpe:2.3:a:microsoft:internet_explorer:8.0.6001:beta:*:*:*:*:*:*",
-        WFN(
-            s("a"),
-            s("microsoft"),
-            s("internet_explorer"),
-            s(r"8\.0\.6001"),
-            s("beta"),
-            ANY,
-            ANY,
-            ANY,
-            ANY,
-            ANY,
-            ANY,
-        ),
+        w("a", "microsoft", "internet_explorer", r"8\.0\.6001", "beta", fill=ANY),
     ),
     (
         "cpe:2.3:a:hp:insight_diagnostics:7.4.0.1570:-:*:*:online:win2003:x64:*",
-        WFN(
-            s("a"),
-            s("hp"),
-            s("insight_diagnostics"),
-            s(r"7\.4\.0\.1570"),
+        w(
+            "a",
+            "hp",
+            "insight_diagnostics",
+            r"7\.4\.0\.1570",
             NA,
             ANY,
             ANY,
-            s("online"),
-            s("win2003"),
-            s("x64"),
-            ANY,
+            "online",
+            "win2003",
+            "x64",
+            fill=ANY,
         ),
     ),
     (
         r"cpe:2.3:a:foo\\bar:big\$money:2010:*:*:*:special:ipod_touch:80gb:*",
-        WFN(
-            s("a"),
-            s(r"foo\\bar"),
-            s(r"big\$money"),
-            s("2010"),
+        w(
+            "a",
+            r"foo\\bar",
+            r"big\$money",
+            "2010",
             ANY,
             ANY,
             ANY,
-            s("special"),
-            s("ipod_touch"),
-            s("80gb"),
-            ANY,
+            "special",
+            "ipod_touch",
+            "80gb",
+            fill=ANY,
         ),
     ),
     (
         r"cpe:2.3:a:foo\:bar:x:*:*:*:*:*:*:*:*",  # an escaped colon is not a separator
-        WFN(s("a"), s(r"foo\:bar"), s("x"), ANY, ANY, ANY, ANY, ANY, ANY, ANY, ANY),
+        w("a", r"foo\:bar", "x", fill=ANY),
     ),
     (
         "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:",  # empty component: unset
-        WFN(
-            s("o"), s("redhat"), s("enterprise_linux"), s("8"), ANY, ANY, ANY, ANY, ANY, ANY, UNSET
-        ),
+        w("o", "redhat", "enterprise_linux", "8", ANY, ANY, ANY, ANY, ANY, ANY, UNSET),
     ),
 ]
 
 URI_TABLE = [
     (
         "cpe:/a:microsoft:internet_explorer:8.0.6001:beta",
-        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.0\.6001"), s("beta"), ANY, ANY),
+        w("a", "microsoft", "internet_explorer", r"8\.0\.6001", "beta", ANY, ANY),
     ),
     (
         "cpe:/a:microsoft:internet_explorer:8.%2a:sp%3f",
-        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.\*"), s(r"sp\?"), ANY, ANY),
+        w("a", "microsoft", "internet_explorer", r"8\.\*", r"sp\?", ANY, ANY),
     ),
     (
         "cpe:/a:microsoft:internet_explorer:8.%02:sp%01",
-        WFN(s("a"), s("microsoft"), s("internet_explorer"), s(r"8\.*"), s("sp?"), ANY, ANY),
+        w("a", "microsoft", "internet_explorer", r"8\.*", "sp?", ANY, ANY),
     ),
     (
         "cpe:/a:hp:insight_diagnostics:7.4.0.1570::~~online~win2003~x64~",
-        WFN(
-            s("a"),
-            s("hp"),
-            s("insight_diagnostics"),
-            s(r"7\.4\.0\.1570"),
+        w(
+            "a",
+            "hp",
+            "insight_diagnostics",
+            r"7\.4\.0\.1570",
             ANY,
             ANY,
             ANY,
-            s("online"),
-            s("win2003"),
-            s("x64"),
-            ANY,
+            "online",
+            "win2003",
+            "x64",
+            fill=ANY,
         ),
     ),
     (
         "cpe:/a:hp:openview_network_manager:7.51:-:~~~linux~~",
-        WFN(
-            s("a"),
-            s("hp"),
-            s("openview_network_manager"),
-            s(r"7\.51"),
-            NA,
-            ANY,
-            ANY,
-            ANY,
-            s("linux"),
-            ANY,
-            ANY,
-        ),
+        w("a", "hp", "openview_network_manager", r"7\.51", NA, ANY, ANY, ANY, "linux", fill=ANY),
     ),
     (
         "cpe:/a:foo~bar:big%7emoney_2010",
-        WFN(s("a"), s(r"foo\~bar"), s(r"big\~money_2010"), ANY, ANY, ANY, ANY),
+        w("a", r"foo\~bar", r"big\~money_2010", ANY, ANY, ANY, ANY),
     ),
-    ("cpe:/a:redhat:openshift:4", WFN(s("a"), s("redhat"), s("openshift"), s("4"), ANY, ANY, ANY)),
+    ("cpe:/a:redhat:openshift:4", w("a", "redhat", "openshift", "4", ANY, ANY, ANY)),
     (
         "cpe:/a:redhat:openshift:4.%02",
-        WFN(s("a"), s("redhat"), s("openshift"), s(r"4\.*"), ANY, ANY, ANY),
+        w("a", "redhat", "openshift", r"4\.*", ANY, ANY, ANY),
     ),
     # URI values are lower-cased; empty components are ANY
-    (
-        "cpe:/A:RedHat::8",
-        None,  # part "A" is lower-cased to "a" before validation
-    ),
+    # part "A" is lower-cased to "a" before validation
+    ("cpe:/A:RedHat::8", w("a", "redhat", ANY, "8", ANY, ANY, ANY)),
     ("cpe:/", WFN(ANY, ANY, ANY, ANY, ANY, ANY, ANY)),
 ]
 
 
-@pytest.mark.parametrize(("bound", "wfn"), FS_TABLE)
-def test_unbind_fs(bound: str, wfn: WFN) -> None:
+@pytest.mark.parametrize(("bound", "wfn"), FS_TABLE + URI_TABLE)
+def test_unbind(bound: str, wfn: WFN) -> None:
     assert parse_cpe(bound) == wfn
-
-
-@pytest.mark.parametrize(("bound", "wfn"), URI_TABLE)
-def test_unbind_uri(bound: str, wfn: WFN | None) -> None:
-    got = parse_cpe(bound)
-    if wfn is None:
-        assert got == WFN(s("a"), s("redhat"), ANY, s("8"), ANY, ANY, ANY)
-    else:
-        assert got == wfn
 
 
 @pytest.mark.parametrize(
@@ -525,8 +469,8 @@ def test_relation_predicates() -> None:
     ],
 )
 def test_wildcard_compare(pattern: str, target: str, want: bool) -> None:
-    src = WFN(s("a"), s(pattern))
-    tgt = WFN(s("a"), s(target))
+    src = w("a", pattern)
+    tgt = w("a", target)
     assert (compare_wfn(src, tgt)[1] is SUP) is want
 
 

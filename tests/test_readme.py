@@ -27,7 +27,7 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(RedisStore, "from_url", classmethod(sync_from_url))
     monkeypatch.setattr(AsyncRedisStore, "from_url", classmethod(async_from_url))
-    assert len(BLOCKS) == 3
+    assert len(BLOCKS) == 4
     env: dict[str, Any] = {}
     exec(BLOCKS[0], env)
     env["digest"] = env["manifest"].hash
@@ -35,3 +35,8 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     exec("async def _main():\n" + body.replace("        ...\n", "        pass\n"), env)
     asyncio.run(env["_main"]())
     exec(BLOCKS[2], env)
+    from redis_store import Package, Vulnerability
+
+    env["vulnerability"] = Vulnerability(id="1", package=Package(name="gzip"))
+    env["vulnerabilities"] = [env["vulnerability"]]
+    exec(BLOCKS[3], env)

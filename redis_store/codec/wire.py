@@ -29,7 +29,8 @@ detector URNs).
 from __future__ import annotations
 
 import re
-from typing import Any, Final, NoReturn
+from collections.abc import Callable
+from typing import Any, Final, NoReturn, TypeVar
 
 import orjson
 
@@ -37,6 +38,7 @@ from redis_store.errors import DigestError, InvalidInputError
 from redis_store.models.cpe import canonical_cpe
 from redis_store.models.digest import Digest, parse_digest
 from redis_store.models.entities import (
+    _KINDS,
     AffectedManifests,
     Alias,
     Detector,
@@ -83,11 +85,10 @@ __all__ = [
 ]
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 #: Top-level keys only the pre-v1 (2019) IndexReport had.
 _V0_KEYS: Final = ("package_introduced", "distribution_by_package", "repository_by_package")
-_KINDS: Final[dict[str, PackageKind]] = {k.value: k for k in PackageKind}
-_KINDS["unknown"] = PackageKind.UNKNOWN
 _UNKNOWN: Final = PackageKind.UNKNOWN
 _RFC3339: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -124,6 +125,14 @@ class _Bad(Exception):
         return DigestError(text) if self.digest else InvalidInputError(text)
 
 
+def _public(decode: Callable[[object], T], obj: object, path: str = "") -> T:
+    """Run ``decode``; a problem becomes the public error, its path under ``path``."""
+    try:
+        return decode(obj)
+    except _Bad as e:
+        raise e.public(path) from None
+
+
 def _tname(v: object) -> str:
     if v is None:
         return "null"
@@ -148,78 +157,142 @@ def _need_obj(v: object, what: str = "") -> NoReturn:
     raise _Bad(what, f"expected an object, got {_tname(v)}")
 
 
+# --- fields ----------------------------------------------------------------------------------
+
+
+def _scalar(v: object, name: str, zero: T) -> T:
+    """A JSON string or boolean of ``zero``'s type; ``null`` is ``zero``, another type an error."""
+    if v is None:
+        return zero
+    if type(v) is type(zero):
+        return v
+    raise _Bad(name, f"expected {_tname(zero)}, got {_tname(v)}")
+
+
 def _str_field(o: Obj, name: str) -> str:
-    """Slow path: the string field ``name`` (``null``/missing is ``""``) or an error."""
+    """The string field ``name`` (``null``/missing is ``""``) or an error."""
     v = o.get(name)
+    return v if type(v) is str else _scalar(v, name, "")
+
+
+def _str_fields(o: Obj, names: tuple[str, ...]) -> list[str]:
+    """The string fields ``names`` in order (``null``/missing is ``""``); the first bad one
+    is the error. The hot decoders inline this for their own fields."""
+    g = o.get
+    values = [g(n, "") for n in names]
+    for v in values:
+        if type(v) is not str:
+            return [_scalar(g(n), n, "") for n in names]
+    return values
+
+
+def _str_list(v: object, what: str = "strings", path: str = "") -> list[str]:
+    """A copied JSON array of strings (``null`` is ``[]``)."""
     if v is None:
-        return ""
-    if type(v) is str:
-        return v
-    raise _Bad(name, f"expected a string, got {_tname(v)}")
+        return []
+    if type(v) is not list or any(type(x) is not str for x in v):
+        raise _Bad(path, f"expected an array of {what}")
+    return list(v)
 
 
-def _bool_field(o: Obj, name: str) -> bool:
-    v = o.get(name)
-    if v is None:
-        return False
-    if type(v) is bool:
-        return v
-    raise _Bad(name, f"expected a boolean, got {_tname(v)}")
-
-
-def _digest(v: object, name: str) -> Digest | None:
-    """A digest field: missing/``null`` is the zero digest (None); ``""`` is an error."""
-    if v is None:
-        return None
+def _text_form(
+    v: object, name: str, what: str, parse: Callable[[str], T], digest: bool = False
+) -> T:
+    """A field holding ``what`` as text: a string that ``parse`` accepts."""
     if type(v) is not str:
-        raise _Bad(name, f"expected a digest string, got {_tname(v)}", digest=True)
-    if not v:
-        raise _Bad(name, "empty digest (invalid digest format)", digest=True)
+        raise _Bad(name, f"expected a {what} string, got {_tname(v)}", digest)
     try:
-        return parse_digest(v)
-    except DigestError as e:
-        raise _Bad(name, str(e), digest=True) from None
+        return parse(v)
+    except (InvalidInputError, DigestError) as e:
+        raise _Bad(name, str(e), digest) from None
+
+
+def _parse_nonempty_digest(v: str) -> Digest:
+    if not v:
+        raise DigestError("empty digest (invalid digest format)")
+    return parse_digest(v)
+
+
+def _digest(v: object, name: str) -> Digest:
+    """A digest field that is not ``null`` (which callers read as the zero digest)."""
+    return _text_form(v, name, "digest", _parse_nonempty_digest, digest=True)
+
+
+def _hash(o: Obj, what: str) -> Digest:
+    """The required ``hash`` digest of a layer or manifest."""
+    h = o.get("hash")
+    if h is None:
+        raise _Bad("hash", f"missing {what} digest", digest=True)
+    return _digest(h, "hash")
 
 
 def _cpe(v: object, name: str = "cpe") -> str:
-    if v is None or v == "":
-        return ""
-    if type(v) is not str:
-        raise _Bad(name, f"expected a CPE string, got {_tname(v)}")
-    try:
-        return canonical_cpe(v)
-    except InvalidInputError as e:
-        raise _Bad(name, str(e)) from None
+    return "" if v is None or v == "" else _text_form(v, name, "CPE", canonical_cpe)
 
 
 def _version(v: object, name: str = "normalized_version") -> Version:
-    if v is None or v == "":
-        return ZERO_VERSION
-    if type(v) is not str:
-        raise _Bad(name, f"expected a version string, got {_tname(v)}")
-    try:
-        return parse_version(v)
-    except InvalidInputError as e:
-        raise _Bad(name, str(e)) from None
+    return ZERO_VERSION if v is None or v == "" else _text_form(v, name, "version", parse_version)
 
 
-def _detector(v: object) -> Detector | None:
+# --- nested values -----------------------------------------------------------------------------
+
+
+def _optional(o: Obj, name: str, decode: Callable[[object], T]) -> T | None:
+    """The object ``o[name]`` decoded, or ``None`` when it is ``null`` or missing."""
+    v = o.get(name)
     if v is None:
         return None
-    if type(v) is not str:
-        raise _Bad("detector", f"expected a detector URN string, got {_tname(v)}")
     try:
-        return Detector.from_urn(v)
-    except InvalidInputError as e:
-        raise _Bad("detector", str(e)) from None
+        return decode(v)
+    except _Bad as e:
+        raise e.under(name) from None
 
 
-def _kind(v: object) -> PackageKind:
-    if type(v) is str:
-        return _KINDS.get(v, _UNKNOWN)
+def _each(items: list[Any], decode: Callable[[object], T]) -> list[T]:
+    """Each element decoded; a problem's path starts with the element's index."""
+    out: list[T] = []
+    for i, x in enumerate(items):
+        try:
+            out.append(decode(x))
+        except _Bad as e:
+            raise e.under(f"[{i}]") from None
+    return out
+
+
+def _array(o: Obj, name: str, decode: Callable[[object], T]) -> list[T] | None:
+    """The array ``o[name]`` with each element decoded, or ``None`` for ``null``/missing."""
+    v = o.get(name)
     if v is None:
-        return _UNKNOWN
-    raise _Bad("kind", f"expected a string, got {_tname(v)}")
+        return None
+    if type(v) is not list:
+        raise _Bad(name, f"expected an array, got {_tname(v)}")
+    try:
+        return _each(v, decode)
+    except _Bad as e:
+        raise e.under(name) from None
+
+
+def _map_of(o: Obj, name: str) -> dict[str, Any] | None:
+    v = o.get(name)
+    if v is None or type(v) is dict:
+        return v
+    if type(v) is list and name == "packages":
+        raise _Bad(name, "expected an object, got an array (pre-v1 report format?)")
+    raise _Bad(name, f"expected an object, got {_tname(v)}")
+
+
+def _entities(o: Obj, name: str, decode: Callable[[object], T]) -> dict[str, T] | None:
+    """The map ``o[name]`` with each value decoded, or ``None`` for ``null``/missing."""
+    raw = _map_of(o, name)
+    if raw is None:
+        return None
+    out: dict[str, T] = {}
+    for k, v in raw.items():
+        try:
+            out[k] = decode(v)
+        except _Bad as e:
+            raise e.under(_key(k)).under(name) from None
+    return out
 
 
 # --- JSON text -------------------------------------------------------------------------------
@@ -253,21 +326,15 @@ _VERSIONS: dict[str, Version] = {}
 _DIGESTS: dict[str, Digest] = {}
 
 
-def _version_memo(v: str) -> Version:
-    nv = _version(v)
-    if len(_VERSIONS) >= _MEMO_MAX:
-        _VERSIONS.clear()
-    _VERSIONS[v] = nv
-    return nv
+def _memo(table: dict[str, T], text: str, value: T) -> T:
+    """Remember ``value`` as the parse of ``text`` (clearing a full table); return it."""
+    if len(table) >= _MEMO_MAX:
+        table.clear()
+    table[text] = value
+    return value
 
 
-def _digest_memo(v: object, name: str) -> Digest | None:
-    d = _digest(v, name)
-    if d is not None and type(v) is str:
-        if len(_DIGESTS) >= _MEMO_MAX:
-            _DIGESTS.clear()
-        _DIGESTS[v] = d
-    return d
+_PKG_STR_FIELDS: Final = ("id", "name", "version", "module", "arch")
 
 
 def _package(o: object) -> Package:
@@ -280,13 +347,9 @@ def _package(o: object) -> Package:
     module = g("module", "")
     arch = g("arch", "")
     if not (str is type(id_) is type(name) is type(version) is type(module) is type(arch)):
-        id_ = _str_field(o, "id")
-        name = _str_field(o, "name")
-        version = _str_field(o, "version")
-        module = _str_field(o, "module")
-        arch = _str_field(o, "arch")
+        id_, name, version, module, arch = _str_fields(o, _PKG_STR_FIELDS)
     kind = g("kind", "")
-    kind = _KINDS.get(kind, _UNKNOWN) if type(kind) is str else _kind(kind)
+    kind = _KINDS.get(kind if type(kind) is str else _scalar(kind, "kind", ""), _UNKNOWN)
     src = g("source")
     if src is not None:
         try:
@@ -297,7 +360,7 @@ def _package(o: object) -> Package:
     if nv == "":
         nv = ZERO_VERSION
     elif type(nv) is str:
-        nv = _VERSIONS.get(nv) or _version_memo(nv)
+        nv = _VERSIONS.get(nv) or _memo(_VERSIONS, nv, _version(nv))
     else:
         nv = _version(nv)
     cpe = g("cpe", "")
@@ -305,16 +368,13 @@ def _package(o: object) -> Package:
         cpe = _cpe(cpe)
     det = g("detector")
     if det is not None:
-        det = _detector(det)
+        det = _text_form(det, "detector", "detector URN", Detector.from_urn)
     return Package(id_, name, version, kind, src, "", "", "", nv, module, arch, cpe, det)
 
 
 def package_from_obj(obj: object, path: str = "package") -> Package:
     """A ``Package`` from its decoded JSON object (``path`` prefixes error messages)."""
-    try:
-        return _package(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_package, obj, path)
 
 
 def package_to_obj(p: Package) -> Obj:
@@ -348,46 +408,19 @@ _DIST_STR_FIELDS: Final = (
     "arch",
     "pretty_name",
 )
+_REPO_STR_FIELDS: Final = ("id", "name", "key", "uri")
 
 
 def _distribution(o: object) -> Distribution:
     if type(o) is not dict:
         _need_obj(o)
-    g = o.get
-    id_ = g("id", "")
-    did = g("did", "")
-    name = g("name", "")
-    version = g("version", "")
-    vcn = g("version_code_name", "")
-    vid = g("version_id", "")
-    arch = g("arch", "")
-    pretty = g("pretty_name", "")
-    if not (
-        str
-        is type(id_)
-        is type(did)
-        is type(name)
-        is type(version)
-        is type(vcn)
-        is type(vid)
-        is type(arch)
-        is type(pretty)
-    ):
-        id_, did, name, version, vcn, vid, arch, pretty = (
-            _str_field(o, n) for n in _DIST_STR_FIELDS
-        )
-    cpe = g("cpe", "")
-    if cpe != "":
-        cpe = _cpe(cpe)
-    return Distribution(id_, did, name, version, vcn, vid, arch, cpe, pretty)
+    id_, did, name, version, vcn, vid, arch, pretty = _str_fields(o, _DIST_STR_FIELDS)
+    return Distribution(id_, did, name, version, vcn, vid, arch, _cpe(o.get("cpe")), pretty)
 
 
 def distribution_from_obj(obj: object, path: str = "distribution") -> Distribution:
     """A ``Distribution`` from its decoded JSON object."""
-    try:
-        return _distribution(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_distribution, obj, path)
 
 
 def distribution_to_obj(d: Distribution) -> Obj:
@@ -408,28 +441,13 @@ def distribution_to_obj(d: Distribution) -> Obj:
 def _repository(o: object) -> Repository:
     if type(o) is not dict:
         _need_obj(o)
-    g = o.get
-    id_ = g("id", "")
-    name = g("name", "")
-    key = g("key", "")
-    uri = g("uri", "")
-    if not (str is type(id_) is type(name) is type(key) is type(uri)):
-        id_ = _str_field(o, "id")
-        name = _str_field(o, "name")
-        key = _str_field(o, "key")
-        uri = _str_field(o, "uri")
-    cpe = g("cpe", "")
-    if cpe != "":
-        cpe = _cpe(cpe)
-    return Repository(id_, name, key, uri, cpe)
+    id_, name, key, uri = _str_fields(o, _REPO_STR_FIELDS)
+    return Repository(id_, name, key, uri, _cpe(o.get("cpe")))
 
 
 def repository_from_obj(obj: object, path: str = "repository") -> Repository:
     """A ``Repository`` from its decoded JSON object."""
-    try:
-        return _repository(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_repository, obj, path)
 
 
 def repository_to_obj(r: Repository) -> Obj:
@@ -450,6 +468,9 @@ def repository_to_obj(r: Repository) -> Obj:
 # --- Environment ---------------------------------------------------------------------------------
 
 
+_ENV_STR_FIELDS: Final = ("package_db", "distribution_id")
+
+
 def _environment(o: object) -> Environment:
     if type(o) is not dict:
         _need_obj(o)
@@ -457,11 +478,10 @@ def _environment(o: object) -> Environment:
     db = g("package_db", "")
     did = g("distribution_id", "")
     if type(db) is not str or type(did) is not str:
-        db = _str_field(o, "package_db")
-        did = _str_field(o, "distribution_id")
+        db, did = _str_fields(o, _ENV_STR_FIELDS)
     ii = g("introduced_in")
     if type(ii) is str:
-        ii = _DIGESTS.get(ii) or _digest_memo(ii, "introduced_in")
+        ii = _DIGESTS.get(ii) or _memo(_DIGESTS, ii, _digest(ii, "introduced_in"))
     elif ii is not None:
         ii = _digest(ii, "introduced_in")
     rids = g("repository_ids")
@@ -470,7 +490,7 @@ def _environment(o: object) -> Environment:
             raise _Bad("repository_ids", f"expected an array of strings, got {_tname(rids)}")
         for r in rids:
             if type(r) is not str:
-                rids = _repository_ids(rids)
+                rids = [_scalar(r, f"repository_ids[{i}]", "") for i, r in enumerate(rids)]
                 break
         else:
             rids = rids.copy()
@@ -479,23 +499,21 @@ def _environment(o: object) -> Environment:
     return Environment(db, ii, did, rids)
 
 
-def _repository_ids(rids: list[Any]) -> list[str]:
-    out: list[str] = []
-    for i, r in enumerate(rids):
-        if r is None:
-            r = ""
-        elif type(r) is not str:
-            raise _Bad(f"repository_ids[{i}]", f"expected a string, got {_tname(r)}")
-        out.append(r)
-    return out
+def _environments(v: object) -> list[Environment]:
+    """One package's environment list; ``null`` is Go's nil slice: no environments."""
+    if type(v) is list:
+        try:
+            return [_environment(x) for x in v]
+        except _Bad:
+            return _each(v, _environment)  # again, to name the bad element
+    if v is None:
+        return []
+    raise _Bad("", f"expected an array, got {_tname(v)}")
 
 
 def environment_from_obj(obj: object, path: str = "environment") -> Environment:
     """An ``Environment`` from its decoded JSON object."""
-    try:
-        return _environment(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_environment, obj, path)
 
 
 def environment_to_obj(e: Environment) -> Obj:
@@ -512,15 +530,6 @@ def environment_to_obj(e: Environment) -> Obj:
 # --- IndexReport ---------------------------------------------------------------------------------
 
 
-def _map_of(o: Obj, name: str) -> dict[str, Any] | None:
-    v = o.get(name)
-    if v is None or type(v) is dict:
-        return v
-    if type(v) is list and name == "packages":
-        raise _Bad(name, "expected an object, got an array (pre-v1 report format?)")
-    raise _Bad(name, f"expected an object, got {_tname(v)}")
-
-
 def _report(o: object) -> IndexReport:
     if type(o) is not dict:
         raise _Bad("", f"index report: expected a JSON object, got {_tname(o)}")
@@ -534,79 +543,26 @@ def _report(o: object) -> IndexReport:
     state = g("state", "")
     err = g("err", "")
     if type(state) is not str or type(err) is not str:
-        state = _str_field(o, "state")
-        err = _str_field(o, "err")
+        state, err = _str_fields(o, ("state", "err"))
     success = g("success", False)
     if type(success) is not bool:
-        success = _bool_field(o, "success")
-
-    raw = _map_of(o, "packages")
-    packages: dict[str, Package] | None = None
-    if raw is not None:
-        packages = {}
-        pkg = _package
-        for k, v in raw.items():
-            try:
-                packages[k] = pkg(v)
-            except _Bad as e:
-                raise e.under(_key(k)).under("packages") from None
-
-    raw = _map_of(o, "distributions")
-    dists: dict[str, Distribution] | None = None
-    if raw is not None:
-        dists = {}
-        for k, v in raw.items():
-            try:
-                dists[k] = _distribution(v)
-            except _Bad as e:
-                raise e.under(_key(k)).under("distributions") from None
-
-    raw = _map_of(o, "repository")
-    repos: dict[str, Repository] | None = None
-    if raw is not None:
-        repos = {}
-        for k, v in raw.items():
-            try:
-                repos[k] = _repository(v)
-            except _Bad as e:
-                raise e.under(_key(k)).under("repository") from None
-
-    raw = _map_of(o, "environments")
-    envs: dict[str, list[Environment]] | None = None
-    if raw is not None:
-        envs = {}
-        env = _environment
-        for k, v in raw.items():
-            if type(v) is list:
-                try:
-                    envs[k] = [env(x) for x in v]
-                except _Bad:
-                    envs[k] = _env_list_slow(v, k)
-            elif v is None:
-                envs[k] = []  # Go's nil slice: no environments
-            else:
-                raise _Bad(f"environments{_key(k)}", f"expected an array, got {_tname(v)}")
-
-    return IndexReport(h, state, packages, dists, repos, envs, success, err, None)
-
-
-def _env_list_slow(v: list[Any], k: str) -> list[Environment]:
-    """Re-run a failing environment list to find which element is bad."""
-    out = []
-    for i, x in enumerate(v):
-        try:
-            out.append(_environment(x))
-        except _Bad as e:
-            raise e.under(f"[{i}]").under(_key(k)).under("environments") from None
-    return out
+        success = _scalar(success, "success", False)
+    return IndexReport(
+        h,
+        state,
+        _entities(o, "packages", _package),
+        _entities(o, "distributions", _distribution),
+        _entities(o, "repository", _repository),
+        _entities(o, "environments", _environments),
+        success,
+        err,
+        None,
+    )
 
 
 def report_from_obj(obj: object) -> IndexReport:
     """An ``IndexReport`` from its decoded JSON object (the store's hot path)."""
-    try:
-        return _report(obj)
-    except _Bad as e:
-        raise e.public() from None
+    return _public(_report, obj)
 
 
 def report_to_obj(r: IndexReport) -> Obj:
@@ -653,32 +609,13 @@ def report_to_obj(r: IndexReport) -> Obj:
 def _layer(o: object) -> Layer:
     if type(o) is not dict:
         _need_obj(o)
-    h = _digest(o.get("hash"), "hash")
-    if h is None:
-        raise _Bad("hash", "missing layer digest", digest=True)
-    uri = _str_field(o, "uri")
-    headers = o.get("headers")
-    if headers is not None:
-        if type(headers) is not dict:
-            raise _Bad("headers", f"expected an object, got {_tname(headers)}")
-        hs: dict[str, list[str]] = {}
-        for k, v in headers.items():
-            if v is None:
-                hs[k] = []
-                continue
-            if type(v) is not list or any(type(x) is not str for x in v):
-                raise _Bad(f"headers{_key(k)}", "expected an array of strings")
-            hs[k] = list(v)
-        headers = hs
-    return Layer(h, uri, headers)
+    h = _hash(o, "layer")
+    return Layer(h, _str_field(o, "uri"), _entities(o, "headers", _str_list))
 
 
 def layer_from_obj(obj: object, path: str = "layer") -> Layer:
     """A ``Layer`` from its decoded JSON object."""
-    try:
-        return _layer(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_layer, obj, path)
 
 
 def layer_to_obj(layer: Layer) -> Obj:
@@ -691,28 +628,13 @@ def layer_to_obj(layer: Layer) -> Obj:
 def _manifest(o: object) -> Manifest:
     if type(o) is not dict:
         raise _Bad("", f"manifest: expected a JSON object, got {_tname(o)}")
-    h = _digest(o.get("hash"), "hash")
-    if h is None:
-        raise _Bad("hash", "missing manifest digest", digest=True)
-    raw = o.get("layers")
-    layers: list[Layer] = []
-    if raw is not None:
-        if type(raw) is not list:
-            raise _Bad("layers", f"expected an array, got {_tname(raw)}")
-        for i, x in enumerate(raw):
-            try:
-                layers.append(_layer(x))
-            except _Bad as e:
-                raise e.under(f"[{i}]").under("layers") from None
-    return Manifest(h, layers)
+    h = _hash(o, "manifest")
+    return Manifest(h, _array(o, "layers", _layer) or [])
 
 
 def manifest_from_obj(obj: object) -> Manifest:
     """A ``Manifest`` from its decoded JSON object (``null`` layers become ``[]``)."""
-    try:
-        return _manifest(obj)
-    except _Bad as e:
-        raise e.public() from None
+    return _public(_manifest, obj)
 
 
 def manifest_to_obj(m: Manifest) -> Obj:
@@ -723,27 +645,19 @@ def manifest_to_obj(m: Manifest) -> Obj:
 # --- Vulnerability -------------------------------------------------------------------------------
 
 
-def _alias(v: object, name: str) -> Alias:
+def _alias(v: object) -> Alias:
     if v is None:
         return Alias()
     if type(v) is not dict:
-        _need_obj(v, name)
-    try:
-        return Alias(_str_field(v, "space"), _str_field(v, "name"))
-    except _Bad as e:
-        raise e.under(name) from None
+        _need_obj(v)
+    return Alias(_str_field(v, "space"), _str_field(v, "name"))
 
 
-def _range(v: object) -> Range | None:
-    if v is None:
-        return None
+def _range(v: object) -> Range:
     if type(v) is not dict:
-        _need_obj(v, "range")
-    try:
-        return Range(_version(v.get("["), "["), _version(v.get(")"), ")"))
-    except _Bad as e:
-        e.path = f'["{e.path}"]'
-        raise e.under("range") from None
+        _need_obj(v)
+    # the bounds' keys are "[" and ")", so their paths read range["["] and range[")"]
+    return Range(_version(v.get("["), '["["]'), _version(v.get(")"), '[")"]'))
 
 
 def _vulnerability(o: object) -> Vulnerability:
@@ -760,37 +674,12 @@ def _vulnerability(o: object) -> Vulnerability:
         severity = Severity.UNKNOWN if sev is None else Severity.from_text(sev)
     except InvalidInputError as e:
         raise _Bad("normalized_severity", str(e)) from None
-    op = o.get("arch_op")
-    if op is None:
-        arch_op = ArchOp.INVALID
-    elif type(op) is str:
-        arch_op = ArchOp.from_text(op)
-    else:
-        raise _Bad("arch_op", f"expected a string, got {_tname(op)}")
-    pkg = o.get("package")
-    if pkg is not None:
-        try:
-            pkg = _package(pkg)
-        except _Bad as e:
-            raise e.under("package") from None
-    dist = o.get("distribution")
-    if dist is not None:
-        try:
-            dist = _distribution(dist)
-        except _Bad as e:
-            raise e.under("distribution") from None
-    repo = o.get("repository")
-    if repo is not None:
-        try:
-            repo = _repository(repo)
-        except _Bad as e:
-            raise e.under("repository") from None
-    raw_aliases = o.get("Aliases")
-    aliases: list[Alias] | None = None
-    if raw_aliases is not None:
-        if type(raw_aliases) is not list:
-            raise _Bad("Aliases", f"expected an array, got {_tname(raw_aliases)}")
-        aliases = [_alias(a, f"Aliases[{i}]") for i, a in enumerate(raw_aliases)]
+    arch_op = ArchOp.from_text(_scalar(o.get("arch_op"), "arch_op", ""))
+    # decoded in this order so that the first problem reported stays the same
+    pkg = _optional(o, "package", _package)
+    dist = _optional(o, "distribution", _distribution)
+    repo = _optional(o, "repository", _repository)
+    aliases = _array(o, "Aliases", _alias)
     return Vulnerability(
         id=s(o, "id"),
         updater=s(o, "updater"),
@@ -804,20 +693,17 @@ def _vulnerability(o: object) -> Vulnerability:
         distribution=dist,
         repository=repo,
         fixed_in_version=s(o, "fixed_in_version"),
-        range=_range(o.get("range")),
+        range=_optional(o, "range", _range),
         arch_op=arch_op,
-        self=_alias(o.get("Self"), "Self"),
+        self=_optional(o, "Self", _alias) or Alias(),
         aliases=aliases,
-        invert=_bool_field(o, "Invert"),
+        invert=_scalar(o.get("Invert"), "Invert", False),
     )
 
 
 def vulnerability_from_obj(obj: object, path: str = "") -> Vulnerability:
     """A ``Vulnerability`` from its decoded JSON object (``"package": null`` is accepted)."""
-    try:
-        return _vulnerability(obj)
-    except _Bad as e:
-        raise e.public(path) from None
+    return _public(_vulnerability, obj, path)
 
 
 def _alias_obj(a: Alias) -> Obj:
@@ -869,36 +755,15 @@ def affected_manifests_to_obj(a: AffectedManifests) -> Obj:
 def _affected(o: object) -> AffectedManifests:
     if type(o) is not dict:
         raise _Bad("", f"affected manifests: expected a JSON object, got {_tname(o)}")
-    vulns: dict[str, Vulnerability] = {}
-    raw = o.get("vulnerabilities")
-    if raw is not None:
-        if type(raw) is not dict:
-            raise _Bad("vulnerabilities", f"expected an object, got {_tname(raw)}")
-        for k, v in raw.items():
-            try:
-                vulns[k] = _vulnerability(v)
-            except _Bad as e:
-                raise e.under(_key(k)).under("vulnerabilities") from None
+    vulns = _entities(o, "vulnerabilities", _vulnerability) or {}
     manifests: dict[Digest, list[str]] = {}
-    raw = o.get("vulnerable_manifests")
-    if raw is not None:
-        if type(raw) is not dict:
-            raise _Bad("vulnerable_manifests", f"expected an object, got {_tname(raw)}")
-        for k, ids in raw.items():
-            where = f"vulnerable_manifests{_key(k)}"
-            d = _digest(k, where)
-            assert d is not None
-            if ids is None:
-                ids = []
-            if type(ids) is not list or any(type(x) is not str for x in ids):
-                raise _Bad(where, "expected an array of vulnerability IDs")
-            manifests[d] = list(ids)
+    for k, ids in (_map_of(o, "vulnerable_manifests") or {}).items():
+        where = f"vulnerable_manifests{_key(k)}"
+        d = _digest(k, where)  # the key first: a bad key is the problem reported
+        manifests[d] = _str_list(ids, "vulnerability IDs", where)
     return AffectedManifests(vulns, manifests)
 
 
 def affected_manifests_from_obj(obj: object) -> AffectedManifests:
     """An ``AffectedManifests`` from its decoded JSON object."""
-    try:
-        return _affected(obj)
-    except _Bad as e:
-        raise e.public() from None
+    return _public(_affected, obj)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import ClassVar, Final, Self
 
 from redis_store.errors import InvalidInputError
 from redis_store.models.cpe import canonical_cpe
@@ -69,6 +69,33 @@ class PackageKind(StrEnum):
 
 _KINDS: Final[dict[str, PackageKind]] = {k.value: k for k in PackageKind}
 _KINDS["unknown"] = PackageKind.UNKNOWN
+
+
+class _WireJSON:
+    """``from_json``/``to_json`` through :mod:`redis_store.codec.wire`.
+
+    ``_CODEC`` names the codec's pair (``<_CODEC>_from_obj``, ``<_CODEC>_to_obj``) and
+    ``_DOCUMENT`` the document in error messages. The codec is imported lazily: it imports
+    this module.
+    """
+
+    __slots__ = ()
+    _CODEC: ClassVar[str]
+    _DOCUMENT: ClassVar[str]
+
+    @classmethod
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Self:
+        """Decode claircore's JSON; bad input raises with the offending field's path."""
+        from redis_store.codec import wire
+
+        decoded: Self = getattr(wire, f"{cls._CODEC}_from_obj")(wire.loads(data, cls._DOCUMENT))
+        return decoded
+
+    def to_json(self) -> bytes:
+        """claircore's JSON, key order and omissions included."""
+        from redis_store.codec import wire
+
+        return wire.dumps(getattr(wire, f"{self._CODEC}_to_obj")(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +253,14 @@ class Layer:
 
 
 @dataclass(slots=True)
-class Manifest:
+class Manifest(_WireJSON):
     """An image manifest: its digest and layers bottom to top (a layer may repeat).
 
     Layers may be given as ``Layer``, ``Digest`` or digest ``str``; they are kept as ``Layer``.
     """
+
+    _CODEC = "manifest"
+    _DOCUMENT = "manifest"
 
     hash: Digest
     layers: list[Layer] = field(default_factory=list)
@@ -245,19 +275,6 @@ class Manifest:
                     continue
                 layers[i] = Layer(as_digest(layer, f"manifest.layers[{i}]"))
 
-    @classmethod
-    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Manifest:
-        """Decode claircore's Manifest JSON (``{"hash": …, "layers": […]}``)."""
-        from redis_store.codec import wire
-
-        return wire.manifest_from_obj(wire.loads(data, "manifest"))
-
-    def to_json(self) -> bytes:
-        """claircore's Manifest JSON."""
-        from redis_store.codec import wire
-
-        return wire.dumps(wire.manifest_to_obj(self))
-
 
 @dataclass(slots=True)
 class IndexRecord:
@@ -269,13 +286,16 @@ class IndexRecord:
 
 
 @dataclass(slots=True)
-class IndexReport:
+class IndexReport(_WireJSON):
     """claircore's ``IndexReport``.
 
     The four maps default to empty dicts (what claircore's controller starts with); ``None``
     is JSON ``null``. ``files`` is never serialised (claircore's ``json:"-"``). ``hash``
     ``None`` is claircore's zero digest, written as ``""`` (which nothing can decode back).
     """
+
+    _CODEC = "report"
+    _DOCUMENT = "index report"
 
     hash: Digest | None = None
     state: str = ""
@@ -319,19 +339,6 @@ class IndexReport:
                     out.append(IndexRecord(pkg, dist, repos.get(rid)))
         return out
 
-    @classmethod
-    def from_json(cls, data: bytes | bytearray | memoryview | str) -> IndexReport:
-        """Decode claircore's IndexReport JSON; bad input raises with the field's path."""
-        from redis_store.codec import wire
-
-        return wire.report_from_obj(wire.loads(data, "index report"))
-
-    def to_json(self) -> bytes:
-        """claircore's IndexReport JSON, key order and omissions included."""
-        from redis_store.codec import wire
-
-        return wire.dumps(wire.report_to_obj(self))
-
 
 @dataclass(frozen=True, slots=True)
 class Alias:
@@ -345,12 +352,15 @@ _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 
 
 @dataclass(slots=True)
-class Vulnerability:
+class Vulnerability(_WireJSON):
     """claircore's ``Vulnerability`` (the input of AffectedManifests).
 
     ``issued`` is kept as the RFC 3339 text given. ``self``, ``aliases`` and ``invert`` are
     claircore's untagged ``Self``, ``Aliases`` and ``Invert`` JSON fields.
     """
+
+    _CODEC = "vulnerability"
+    _DOCUMENT = "vulnerability"
 
     id: str = ""
     updater: str = ""
@@ -370,23 +380,13 @@ class Vulnerability:
     aliases: list[Alias] | None = None
     invert: bool = False
 
-    @classmethod
-    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Vulnerability:
-        """Decode claircore's Vulnerability JSON."""
-        from redis_store.codec import wire
-
-        return wire.vulnerability_from_obj(wire.loads(data, "vulnerability"))
-
-    def to_json(self) -> bytes:
-        """claircore's Vulnerability JSON."""
-        from redis_store.codec import wire
-
-        return wire.dumps(wire.vulnerability_to_obj(self))
-
 
 @dataclass(slots=True)
-class AffectedManifests:
+class AffectedManifests(_WireJSON):
     """libindex's ``AffectedManifests``: vulnerabilities by ID, and their IDs per manifest."""
+
+    _CODEC = "affected_manifests"
+    _DOCUMENT = "affected manifests"
 
     vulnerabilities: dict[str, Vulnerability] = field(default_factory=dict)
     vulnerable_manifests: dict[Digest, list[str]] = field(default_factory=dict)
@@ -408,16 +408,3 @@ class AffectedManifests:
 
         for ids in self.vulnerable_manifests.values():
             ids.sort(key=severity, reverse=True)
-
-    @classmethod
-    def from_json(cls, data: bytes | bytearray | memoryview | str) -> AffectedManifests:
-        """Decode libindex's AffectedManifests JSON."""
-        from redis_store.codec import wire
-
-        return wire.affected_manifests_from_obj(wire.loads(data, "affected manifests"))
-
-    def to_json(self) -> bytes:
-        """libindex's AffectedManifests JSON."""
-        from redis_store.codec import wire
-
-        return wire.dumps(wire.affected_manifests_to_obj(self))

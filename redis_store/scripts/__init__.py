@@ -28,6 +28,8 @@ NAMES: Final = (
     "index_manifest",
     "delete_manifest",
     "lock",
+    "affected_candidates",
+    "manifests_of",
 )
 
 

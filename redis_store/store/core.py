@@ -7,7 +7,8 @@ one batch per round trip, and decodes the replies. The sync and asyncio front en
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -23,7 +24,9 @@ from redis_store.errors import (
     UnknownScannerError,
 )
 from redis_store.keys import KeyLayout, bucket_of
+from redis_store.matchers import DEFAULT_MATCHERS, Candidate, Matcher, evaluate
 from redis_store.models import (
+    AffectedManifests,
     Detector,
     Digest,
     Distribution,
@@ -33,6 +36,7 @@ from redis_store.models import (
     Manifest,
     Package,
     Repository,
+    Vulnerability,
 )
 from redis_store.store import validate
 from redis_store.store.protocol import Batch, Command, Op, Script, operation
@@ -104,6 +108,9 @@ class StoreCore:
         self.lock_ttl = float(lock_ttl)
         #: Tokens of the manifest locks this store holds, by digest.
         self._held_locks: dict[str, str] = {}
+        #: (matcher, record) pairs affected_manifests could not decide (an unparsable version),
+        #: counted by matcher name; each is also logged on ``redis_store.matchers``.
+        self.undecided: Counter[str] = Counter()
 
     # -- scanners ------------------------------------------------------------------------
     @operation
@@ -437,6 +444,114 @@ class StoreCore:
         else:
             raise StoreError(f"manifests {pending} kept changing while being deleted")
         return [d for d in wanted if d in deleted]
+
+    # -- AffectedManifests ---------------------------------------------------------------
+    @operation
+    def affected_manifests(
+        self,
+        vulnerability: Vulnerability,
+        *,
+        matchers: Sequence[Matcher] | None = None,
+        strict: bool = False,
+    ) -> Op[list[Digest]]:
+        """The manifests ``vulnerability`` affects: sorted, each once (2 round trips)."""
+        (digests,) = yield from self._affected([vulnerability], matchers, strict)
+        return digests
+
+    @operation
+    def affected_manifests_batch(
+        self,
+        vulnerabilities: Iterable[Vulnerability],
+        *,
+        matchers: Sequence[Matcher] | None = None,
+        strict: bool = False,
+    ) -> Op[AffectedManifests]:
+        """Many vulnerabilities at once, in libindex's AffectedManifests shape (2 round trips)."""
+        vulns = validate.sequence(vulnerabilities, "vulnerabilities")
+        answers = yield from self._affected(vulns, matchers, strict)
+        out = AffectedManifests()
+        for v, digests in zip(vulns, answers, strict=True):
+            out.add(v, *digests)
+        out.sort()
+        return out
+
+    def _affected(
+        self, vulns: list[Any], matchers: Sequence[Matcher] | None, strict: bool
+    ) -> Op[list[list[Digest]]]:
+        ms = DEFAULT_MATCHERS if matchers is None else tuple(matchers)
+        names: dict[str, None] = {}
+        for i, v in enumerate(vulns):
+            validate.vulnerability(
+                v, f"vulnerabilities[{i}]" if len(vulns) > 1 else "vulnerability"
+            )
+            if not v.invert:
+                names[v.package.name] = None
+        if not names:
+            return [[] for _ in vulns]
+        k = self.keys
+        keys = [k.entity_data("pkg"), k.entity_data("dist"), k.entity_data("repo")]
+        (reply,) = yield [Script("affected_candidates", keys + [k.name(n) for n in names])]
+        candidates, buckets = self._candidates(list(names), unwrap(reply))
+        matched: list[set[str]] = []
+        for v in vulns:
+            outcome = evaluate(v, candidates.get(v.package.name, ()), ms, strict=strict)
+            for name, _, _ in outcome.undecided:
+                self.undecided[name] += 1
+            matched.append(outcome.matched)
+        wanted = sorted({b for found in matched for rec in found for b in buckets[rec]})
+        if not wanted:
+            return [[] for _ in vulns]
+        (reply,) = yield [Script("manifests_of", [k.manifests, *wanted])]
+        per_bucket, ids, digests = unwrap(reply)
+        digest_of = {i: Digest(d.decode()) for i, d in zip(ids, digests, strict=True) if d}
+        members = {key: m for key, m in zip(wanted, per_bucket, strict=True)}
+        out = []
+        for found in matched:
+            ds = {
+                digest_of[i]
+                for rec in found
+                for b in buckets[rec]
+                for i in members[b]
+                if i in digest_of
+            }
+            out.append(sorted(ds))
+        return out
+
+    def _candidates(
+        self, names: list[str], reply: list[Any]
+    ) -> tuple[dict[str, list[Candidate]], dict[str, list[str]]]:
+        """Candidate records per package name, and each record's bucket keys."""
+        per_name, pids, pvals, dids, dvals, rids, rvals = reply
+        pkgs = {
+            i: storage.decode_package(i.decode(), v) for i, v in zip(pids, pvals, strict=True) if v
+        }
+        dists = {
+            i: storage.decode_distribution(i.decode(), v)
+            for i, v in zip(dids, dvals, strict=True)
+            if v
+        }
+        repos = {
+            i: storage.decode_repository(i.decode(), v)
+            for i, v in zip(rids, rvals, strict=True)
+            if v
+        }
+        candidates: dict[str, list[Candidate]] = {}
+        buckets: dict[str, list[str]] = {}
+        for name, flat in zip(names, per_name, strict=True):
+            rows = []
+            for rec_b, bucket_list in zip(flat[::2], flat[1::2], strict=True):
+                p, d, r = rec_b.split(b":")
+                pkg = pkgs.get(p)
+                if pkg is None or (d != b"0" and d not in dists) or (r != b"0" and r not in repos):
+                    continue  # reclaimed between reads: the record is gone
+                rec = rec_b.decode()
+                rows.append(Candidate.of(rec, pkg, dists.get(d), repos.get(r)))
+                buckets[rec] = [
+                    self.keys.bucket(name, rec, int(b)) for b in bucket_list.split(b",")
+                ]
+            rows.sort(key=lambda c: c.key)
+            candidates[name] = rows
+        return candidates, buckets
 
     # -- locks ---------------------------------------------------------------------------
     def _lock_call(self, d: str, op: str, token: str) -> Batch:

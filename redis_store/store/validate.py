@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from redis_store.errors import DigestError, InvalidInputError
-from redis_store.models import Digest, IndexReport, Layer, Manifest
+from redis_store.models import Digest, IndexReport, Layer, Manifest, Vulnerability
 
 T = TypeVar("T")
 _U64_MAX: Final = 2**64 - 1
@@ -95,4 +95,15 @@ def report(value: object, what: str = "report") -> IndexReport:
                 raise DigestError(
                     f"{what}.environments[{pid!r}][{i}].introduced_in: missing layer digest"
                 )
+    return value
+
+
+def vulnerability(value: object, what: str = "vulnerability") -> Vulnerability:
+    """A vulnerability AffectedManifests can answer: it must name a package."""
+    if not isinstance(value, Vulnerability):
+        raise InvalidInputError(f"{what}: expected Vulnerability, got {type(value).__name__}")
+    if value.package is None:
+        raise InvalidInputError(f"{what}.package: a vulnerability needs a package")
+    if not isinstance(value.package.name, str) or not value.package.name:
+        raise InvalidInputError(f"{what}.package.name: a vulnerability needs a package name")
     return value
