@@ -24,6 +24,9 @@ from redis_store.models import (
     Package,
     Repository,
     VersionedScanner,
+    distribution_identity,
+    package_identity,
+    repository_identity,
 )
 
 #: Scanners used for content whose report does not name one (no package detector).
@@ -32,25 +35,9 @@ DISTRIBUTION_SCANNER = VersionedScanner("os-release", "1", "distribution")
 REPOSITORY_SCANNER = VersionedScanner("repository-scanner", "1", "repository")
 
 
-def _pkg_key(p: Package) -> tuple[str, str, str, str, str]:
-    return (p.name, p.version, str(p.kind), p.module, p.arch)
-
-
-def _dist_key(d: Distribution) -> tuple[str, ...]:
-    return (
-        d.did,
-        d.name,
-        d.version,
-        d.version_code_name,
-        d.version_id,
-        d.arch,
-        d.cpe,
-        d.pretty_name,
-    )
-
-
-def _repo_key(r: Repository) -> tuple[str, str, str]:
-    return (r.name, r.key, r.uri)
+_pkg_key = package_identity
+_dist_key = distribution_identity
+_repo_key = repository_identity
 
 
 @dataclass

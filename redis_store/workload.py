@@ -41,6 +41,7 @@ from redis_store.models import (
     Severity,
     Version,
     Vulnerability,
+    distribution_identity,
 )
 
 __all__ = ["BASE_IMAGES", "WorkloadStats", "describe", "generate", "layer_digest"]
@@ -641,16 +642,7 @@ class _Ids:
         return pid
 
     def distribution(self, d: Distribution) -> str:
-        key = (
-            d.did,
-            d.name,
-            d.version,
-            d.version_code_name,
-            d.version_id,
-            d.arch,
-            d.cpe,
-            d.pretty_name,
-        )
+        key = distribution_identity(d)
         did = self.distributions.get(key)
         if did is None:
             did = self.distributions[key] = str(len(self.distributions) + 1)
@@ -845,18 +837,7 @@ def describe(reports: Iterable[IndexReport]) -> WorkloadStats:
         for layer in layers:
             layer_uses[layer] = layer_uses.get(layer, 0) + 1
         for d in (r.distributions or {}).values():
-            dists.add(
-                (
-                    d.did,
-                    d.name,
-                    d.version,
-                    d.version_code_name,
-                    d.version_id,
-                    d.arch,
-                    d.cpe,
-                    d.pretty_name,
-                )
-            )
+            dists.add(distribution_identity(d))
         for rp in (r.repositories or {}).values():
             repos.add((rp.name, rp.key, rp.uri))
     st.layers = len(layer_uses)

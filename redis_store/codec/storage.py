@@ -23,6 +23,8 @@ from redis_store.models import (
     PackageKind,
     Repository,
     Version,
+    package_identity,
+    repository_identity,
 )
 
 HASH_BYTES: Final = 16
@@ -65,7 +67,7 @@ def _value(identity: list[str], extra: list[str]) -> bytes:
 
 def package_value(p: Package) -> bytes:
     """Identity (name, version, kind, module, arch) + normalized version (first writer wins)."""
-    return _value([p.name, p.version, str(p.kind), p.module, p.arch], [str(p.normalized_version)])
+    return _value(list(package_identity(p)), [str(p.normalized_version)])
 
 
 #: The source stored for a package without one: claircore's shared all-empty package.
@@ -87,7 +89,7 @@ def distribution_value(d: Distribution) -> bytes:
 
 def repository_value(r: Repository) -> bytes:
     """Identity (name, key, uri) + CPE (first writer wins)."""
-    return _value([r.name, r.key, r.uri], [r.cpe])
+    return _value(list(repository_identity(r)), [r.cpe])
 
 
 def file_value(f: File) -> bytes:

@@ -50,6 +50,17 @@ def rpm_rule(record: IndexRecord, v: Vulnerability) -> bool:
     )
 
 
+def dpkg_rule(record: IndexRecord, v: Vulnerability, *, zero_fix_affects: bool) -> bool:
+    """Installed version below the fix in dpkg order; no fix means affected."""
+    if v.fixed_in_version == "":
+        return True
+    installed = deb.parse(record.package.version if record.package else "")
+    fixed = deb.parse(v.fixed_in_version)
+    if zero_fix_affects and deb.is_zero(fixed):
+        return True
+    return deb.compare(installed, fixed) < 0
+
+
 class DebianMatcher(_DistroMatcher):
     name = "debian-matcher"
     query = (_DID, _NAME, Constraint.DISTRIBUTION_VERSION_ID)
@@ -57,13 +68,9 @@ class DebianMatcher(_DistroMatcher):
     names = frozenset({"Debian GNU/Linux"})
 
     def vulnerable(self, record: IndexRecord, vulnerability: Vulnerability) -> bool:
-        fixed = vulnerability.fixed_in_version
-        if fixed == "":
-            return True
-        if fixed == "0":
+        if vulnerability.fixed_in_version == "0":
             return False
-        installed = deb.parse(record.package.version if record.package else "")
-        return deb.compare(installed, deb.parse(fixed)) < 0
+        return dpkg_rule(record, vulnerability, zero_fix_affects=False)
 
 
 class UbuntuMatcher(_DistroMatcher):
@@ -73,14 +80,8 @@ class UbuntuMatcher(_DistroMatcher):
     names = frozenset({"Ubuntu"})
 
     def vulnerable(self, record: IndexRecord, vulnerability: Vulnerability) -> bool:
-        fixed = vulnerability.fixed_in_version
-        if fixed == "":
-            return True
-        installed = deb.parse(record.package.version if record.package else "")
-        parsed = deb.parse(fixed)
-        if deb.is_zero(parsed):  # claircore: a fix in "0" means every version is affected
-            return True
-        return deb.compare(installed, parsed) < 0
+        # claircore's Ubuntu matcher: a fix in version "0" means every version is affected
+        return dpkg_rule(record, vulnerability, zero_fix_affects=True)
 
 
 class AlpineMatcher(_DistroMatcher):

@@ -33,6 +33,11 @@ from redis_store.models.entities import (
     VersionedScanner,
     Vulnerability,
 )
+from redis_store.models.identity import (
+    distribution_identity,
+    package_identity,
+    repository_identity,
+)
 from redis_store.models.version import (
     ZERO_VERSION,
     ArchOp,
@@ -75,11 +80,14 @@ __all__ = [
     "bind_cpe",
     "canonical_cpe",
     "compare_wfn",
+    "distribution_identity",
     "is_disjoint",
     "is_equal",
     "is_subset",
     "is_superset",
+    "package_identity",
     "parse_cpe",
     "parse_digest",
     "parse_version",
+    "repository_identity",
 ]
