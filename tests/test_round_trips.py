@@ -157,3 +157,26 @@ def test_scripts_survive_flush_inside_a_pipeline(store: Any, backend: Any) -> No
         store.persist_manifest(Manifest(hash=m, layers=[]))
     backend.client().script_flush()
     assert store.delete_manifests(*ms) == ms
+
+
+def test_affected_manifests_round_trips(store: Any, round_trips: Counter) -> None:
+    """2 round trips for one vulnerability or a batch of 1,000, whatever the candidates."""
+    from redis_store import Package, Vulnerability, workload
+    from redis_store.replay import replay
+
+    reports = list(workload.generate(30, seed=3))
+    for r in reports:
+        replay(store, r)
+    vulns = workload.sample_vulnerabilities(reports, 1000, seed=3)
+    store.affected_manifests(vulns[0])  # scripts loaded
+    for v in vulns[:20]:
+        before = round_trips.n
+        store.affected_manifests(v)
+        assert round_trips.n - before == 2
+    before = round_trips.n
+    result = store.affected_manifests_batch(vulns)
+    assert round_trips.n - before == 2
+    assert result.vulnerable_manifests  # the sample does hit manifests
+    before = round_trips.n
+    assert store.affected_manifests(Vulnerability(package=Package(name="no-such-package"))) == []
+    assert round_trips.n - before == 1  # no candidates: nothing more to read
