@@ -124,8 +124,12 @@ class Timing:
 
     def as_dict(self) -> dict[str, Any]:
         per = self.seconds / self.count if self.count else 0.0
-        return {"seconds": round(self.seconds, 6), "count": self.count, "unit": self.unit,
-                f"ms_per_{self.unit}": round(per * 1000, 4)}
+        return {
+            "seconds": round(self.seconds, 6),
+            "count": self.count,
+            "unit": self.unit,
+            f"ms_per_{self.unit}": round(per * 1000, 4),
+        }
 
 
 @dataclass
@@ -151,8 +155,9 @@ class DemoResult:
 
 
 @contextmanager
-def _timed(timings: dict[str, Timing], step: str, count: int, unit: str = "manifest"
-           ) -> Iterator[None]:
+def _timed(
+    timings: dict[str, Timing], step: str, count: int, unit: str = "manifest"
+) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[step] = Timing(time.perf_counter() - start, count, unit)
@@ -179,8 +184,15 @@ def _used_memory(client: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
-             progress: Progress, result: DemoResult, *, real: bool = False) -> None:
+def run_demo(
+    store: RedisStore,
+    reports: Sequence[IndexReport],
+    seed: int,
+    progress: Progress,
+    result: DemoResult,
+    *,
+    real: bool = False,
+) -> None:
     """Index, read back, look up and partly delete ``reports``, checking every answer.
 
     Fills ``result`` as it goes; raises :class:`CommandError` when the store answers
@@ -212,16 +224,19 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
     with _timed(t, "index_report", n):
         stored = [store.index_report(d) for d in digests]
     for d, orig, want, got in zip(digests, reports, indexed, stored, strict=True):
-        _check(len(want.packages or {}) == len(orig.packages or {}),
-               f"{d}: the store coalesced a different number of packages")
+        _check(
+            len(want.packages or {}) == len(orig.packages or {}),
+            f"{d}: the store coalesced a different number of packages",
+        )
         _check(got is not None, f"index_report({d}) found nothing")
         assert got is not None
         _check(got.state == "IndexFinished" and got.success, f"{d} is not finished")
         _check(got.to_json() == want.to_json(), f"{d}: stored report differs from the indexed one")
 
     with _timed(t, "manifest_scanned", n):
-        scanned = [store.manifest_scanned(d, p.scanners) for d, p in zip(digests, plans,
-                                                                        strict=True)]
+        scanned = [
+            store.manifest_scanned(d, p.scanners) for d, p in zip(digests, plans, strict=True)
+        ]
     _check(all(scanned), "a manifest is not scanned after indexing")
 
     layers = sorted({layer.hash for p in plans for layer in p.manifest.layers})
@@ -234,11 +249,15 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
     progress.clear()
     expected = {
         (layer, s, pkg.name, pkg.version, str(pkg.kind), pkg.module, pkg.arch, pkg.package_db)
-        for p in plans for layer, f in p.layers.items() for s, pkgs in f.packages.items()
+        for p in plans
+        for layer, f in p.layers.items()
+        for s, pkgs in f.packages.items()
         for pkg in pkgs
     }
-    _check(artifacts == len(expected),
-           f"{artifacts} package artifacts stored, expected {len(expected)}")
+    _check(
+        artifacts == len(expected),
+        f"{artifacts} package artifacts stored, expected {len(expected)}",
+    )
 
     doomed = sorted(random.Random(f"demo delete {seed}").sample(range(n), n // 10))
     gone = [digests[i] for i in doomed]
@@ -248,9 +267,13 @@ def run_demo(store: RedisStore, reports: Sequence[IndexReport], seed: int,
     _check(all(store.index_report(d) is None for d in gone), "a deleted report is still there")
     keep = set(range(n)) - set(doomed)
     survivors = [store.index_report(digests[i]) for i in sorted(keep)]
-    _check(all(s is not None and s.to_json() == indexed[i].to_json()
-               for i, s in zip(sorted(keep), survivors, strict=True)),
-           "deleting manifests changed another manifest's report")
+    _check(
+        all(
+            s is not None and s.to_json() == indexed[i].to_json()
+            for i, s in zip(sorted(keep), survivors, strict=True)
+        ),
+        "deleting manifests changed another manifest's report",
+    )
 
     stats = workload.describe(reports)
     result.stored.update(
@@ -297,14 +320,19 @@ def format_demo(result: DemoResult, manifests: int) -> str:
         f"  scanners             {st['scanners']:>8}",
     ]
     if st.get("redis_keys_after_delete") is not None:
-        lines.append(f"  redis keys           {st['redis_keys_after_delete']:>8}   (in the"
-                     " namespace, after the deletes)")
+        lines.append(
+            f"  redis keys           {st['redis_keys_after_delete']:>8}   (in the"
+            " namespace, after the deletes)"
+        )
     if st.get("server_used_memory") is not None:
-        lines.append(f"  server used_memory   {st['server_used_memory'] / 2**20:>8.1f}   MiB"
-                     " (the whole server)")
+        lines.append(
+            f"  server used_memory   {st['server_used_memory'] / 2**20:>8.1f}   MiB"
+            " (the whole server)"
+        )
     if st.get("cleared_from_earlier_run"):
-        lines.append(f"  (first removed {st['cleared_from_earlier_run']} manifests left by an"
-                     " earlier run)")
+        lines.append(
+            f"  (first removed {st['cleared_from_earlier_run']} manifests left by an earlier run)"
+        )
     lines += ["", f"{'timings':<26}{'total':>10} {'each':>10}"]
     for name, tm in result.timings.items():
         per = tm.seconds / tm.count if tm.count else 0.0
@@ -313,8 +341,7 @@ def format_demo(result: DemoResult, manifests: int) -> str:
         lines.append("  controller states (replay's on_step times, summed over manifests)")
         for name, tm in result.states.items():
             per = tm.seconds / tm.count if tm.count else 0.0
-            lines.append(f"    {name:<22}{_fmt_seconds(tm.seconds)} {_fmt_seconds(per)}"
-                         " /manifest")
+            lines.append(f"    {name:<22}{_fmt_seconds(tm.seconds)} {_fmt_seconds(per)} /manifest")
     return "\n".join(lines)
 
 
@@ -345,15 +372,32 @@ def add_demo_parser(sub: Any) -> None:
         " claircore's controller call order, read it back, delete 10%% of it, and print what"
         " was stored and how long each step took.",
     )
-    p.add_argument("--manifests", type=_positive_int, default=200, metavar="N",
-                   help="how many manifests to generate (default: 200)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="workload seed; the same seed gives the same registry (default: 0)")
-    p.add_argument("--url", default=None,
-                   help="a real Redis (redis://, rediss://, unix://); default: in-process"
-                   " fakeredis")
-    p.add_argument("--namespace", type=_namespace, default="demo", metavar="NS",
-                   help="key namespace in Redis (default: demo)")
+    p.add_argument(
+        "--manifests",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="how many manifests to generate (default: 200)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="workload seed; the same seed gives the same registry (default: 0)",
+    )
+    p.add_argument(
+        "--url",
+        default=None,
+        help="a real Redis (redis://, rediss://, unix://); default: in-process fakeredis",
+    )
+    p.add_argument(
+        "--namespace",
+        type=_namespace,
+        default="demo",
+        metavar="NS",
+        help="key namespace in Redis (default: demo)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_demo)
 
@@ -366,7 +410,8 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (add_demo_parser,)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="redis-store", description="claircore's indexer Store on Redis: tools.")
+        prog="redis-store", description="claircore's indexer Store on Redis: tools."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
@@ -392,8 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RedisConnectionError, RedisTimeoutError) as e:
         print(f"redis-store {args.command}: cannot reach Redis: {e}", file=sys.stderr)
     except StoreError as e:
-        print(f"redis-store {args.command}: store error: {type(e).__name__}: {e}",
-              file=sys.stderr)
+        print(f"redis-store {args.command}: store error: {type(e).__name__}: {e}", file=sys.stderr)
     return FAILED
 
 

@@ -15,11 +15,10 @@ affected" (reported in :class:`Outcome`) instead of aborting the call.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from redis_store.errors import MatcherError
 from redis_store.matchers.base import Constraint, Matcher, is_version_authoritative
@@ -74,7 +73,8 @@ class Candidate:
         repository: Repository | None,
     ) -> Candidate:
         """The record claircore hands to Filter/Vulnerable: no module, IDs or source; an
-        absent distribution or repository is all empty strings."""
+        absent distribution or repository is all empty strings. The distribution and
+        repository are used as given (the store passes them without IDs)."""
         p = Package(
             name=package.name,
             version=package.version,
@@ -86,21 +86,13 @@ class Candidate:
             key=key,
             record=IndexRecord(
                 package=p,
-                distribution=_strip_id(distribution) if distribution else _EMPTY_DIST,
-                repository=_strip_id(repository) if repository else _EMPTY_REPO,
+                distribution=distribution or _EMPTY_DIST,
+                repository=repository or _EMPTY_REPO,
             ),
             module=package.module,
             has_distribution=distribution is not None,
             has_repository=repository is not None,
         )
-
-
-def _strip_id(entity: Any) -> Any:
-    if not entity.id:
-        return entity
-    out = copy.copy(entity)
-    out.id = ""
-    return out
 
 
 @dataclass

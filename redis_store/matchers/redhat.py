@@ -7,6 +7,7 @@ claircore does; unlike claircore they never write it back into the caller's vuln
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from redis_store.errors import InvalidInputError
@@ -24,11 +25,16 @@ def cpe_gate(record: IndexRecord, v: Vulnerability) -> bool:
     """The vulnerability's repository CPE covers the record's (superset, or the Red Hat
     prefix rule); a repository name that is not a CPE does not match."""
     name = v.repository.name if v.repository else ""
+    return _covers(name, record.repository.cpe if record.repository else "")
+
+
+@lru_cache(maxsize=4096)
+def _covers(repository_name: str, record_cpe: str) -> bool:
+    """The few distinct (vulnerability repository, record CPE) pairs recur: decide once."""
     try:
-        vuln_cpe = parse_cpe(name)
+        vuln_cpe = parse_cpe(repository_name)
     except InvalidInputError:
         return False
-    record_cpe = record.repository.cpe if record.repository else ""
     if is_superset(vuln_cpe, record_cpe):
         return True
     return record_cpe.startswith(bind_cpe(vuln_cpe).rstrip(":*"))

@@ -111,6 +111,8 @@ class StoreCore:
         #: (matcher, record) pairs affected_manifests could not decide (an unparsable version),
         #: counted by matcher name; each is also logged on ``redis_store.matchers``.
         self.undecided: Counter[str] = Counter()
+        #: Manifest digests as read from the manifest table (see _stored_digest).
+        self._digests: dict[bytes, Digest] = {}
 
     # -- scanners ------------------------------------------------------------------------
     @operation
@@ -503,7 +505,7 @@ class StoreCore:
             return [[] for _ in vulns]
         (reply,) = yield [Script("manifests_of", [k.manifests, *wanted])]
         per_bucket, ids, digests = unwrap(reply)
-        digest_of = {i: Digest(d.decode()) for i, d in zip(ids, digests, strict=True) if d}
+        digest_of = {i: self._stored_digest(d) for i, d in zip(ids, digests, strict=True) if d}
         members = {key: m for key, m in zip(wanted, per_bucket, strict=True)}
         out = []
         for found in matched:
@@ -517,6 +519,15 @@ class StoreCore:
             out.append(sorted(ds))
         return out
 
+    def _stored_digest(self, raw: bytes) -> Digest:
+        """A digest read back from the store: validated when written, so only wrapped here."""
+        d = self._digests.get(raw)
+        if d is None:
+            if len(self._digests) >= 1 << 18:
+                self._digests.clear()
+            d = self._digests[raw] = str.__new__(Digest, raw.decode())
+        return d
+
     def _candidates(
         self, names: list[str], reply: list[Any]
     ) -> tuple[dict[str, list[Candidate]], dict[str, list[str]]]:
@@ -525,16 +536,11 @@ class StoreCore:
         pkgs = {
             i: storage.decode_package(i.decode(), v) for i, v in zip(pids, pvals, strict=True) if v
         }
+        # matchers see distributions and repositories without IDs, as in claircore
         dists = {
-            i: storage.decode_distribution(i.decode(), v)
-            for i, v in zip(dids, dvals, strict=True)
-            if v
+            i: storage.decode_distribution("", v) for i, v in zip(dids, dvals, strict=True) if v
         }
-        repos = {
-            i: storage.decode_repository(i.decode(), v)
-            for i, v in zip(rids, rvals, strict=True)
-            if v
-        }
+        repos = {i: storage.decode_repository("", v) for i, v in zip(rids, rvals, strict=True) if v}
         candidates: dict[str, list[Candidate]] = {}
         buckets: dict[str, list[str]] = {}
         for name, flat in zip(names, per_name, strict=True):
