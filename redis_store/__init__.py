@@ -15,6 +15,7 @@ from redis_store.errors import (
     UnknownManifestError,
     UnknownScannerError,
 )
+from redis_store.matchers import DEFAULT_MATCHERS, Constraint, Matcher
 from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
@@ -22,6 +23,9 @@ from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MATCHERS",
+    "Constraint",
+    "Matcher",
     "AsyncManifestLock",
     "AsyncRedisStore",
     "DigestError",
