@@ -30,6 +30,7 @@ NAMES: Final = (
     "lock",
     "affected_candidates",
     "manifests_of",
+    "index_report",
 )
 
 

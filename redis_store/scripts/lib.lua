@@ -94,3 +94,16 @@ local function list_remove(list, item)
   end
   return table.concat(out, ',')
 end
+
+-- Server time in seconds: when a manifest was last indexed or read (for expiry).
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1])
+end
+
+-- Record a use of the manifest at most once a minute, so reads stay cheap.
+local function touch(m)
+  local t = now()
+  local used = tonumber(redis.call('HGET', m, 'used') or '0')
+  if t - used >= 60 then redis.call('HSET', m, 'used', t) end
+end

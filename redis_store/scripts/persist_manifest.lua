@@ -8,6 +8,7 @@ if not mid then
   redis.call('HSET', m, 'id', mid, 'layers', '', 'recs', '')
   redis.call('HSET', manifests, mid, ARGV[1])
 end
+touch(m)
 local layers = redis.call('HGET', m, 'layers') or ''
 local have = {}
 for _, d in ipairs(split(layers, ',')) do have[d] = true end

@@ -39,7 +39,7 @@ from redis_store.models import (
     Vulnerability,
 )
 from redis_store.store import validate
-from redis_store.store.protocol import Batch, Command, Op, Script, operation
+from redis_store.store.protocol import Batch, Op, Script, operation
 
 T = TypeVar("T")
 
@@ -178,7 +178,8 @@ class StoreCore:
     def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
         """The stored report (its JSON round trip), or None."""
         d = validate.digest(manifest, "manifest")
-        (blob,) = yield [Command(("GET", self.keys.report(d)))]
+        keys = [self.keys.manifest(d), self.keys.report(d)]
+        (blob,) = yield [Script("index_report", keys)]
         blob = unwrap(blob)
         return None if blob is None else storage.decode_report(blob)
 
