@@ -16,6 +16,7 @@ change atomically shares a slot:
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 #: Manifest IDs are grouped in buckets of this many IDs per reverse-index set, so that every
@@ -124,10 +125,39 @@ class KeyLayout:
         """Set of IDs of the manifests holding ``record``, for one bucket of manifest IDs."""
         return f"{self.prefix}{{n:{name}}}:{record}:{bucket}"
 
+    def classify(self, key: str) -> tuple[str, str, str]:
+        """Which family a key of this namespace belongs to: (family, tag value, suffix).
+
+        Families: ``global``, ``manifest``, ``layer``, ``name``; the tag value is the digest or
+        package name; the suffix the part after the tag (``""`` for the family's main key).
+        ``("other", "", key)`` for keys the layout does not define.
+        """
+        if not key.startswith(self.prefix + "{"):
+            return ("other", "", key)
+        rest = key[len(self.prefix) + 1 :]
+        kind, _, rest = rest.partition(":") if rest[:2] != "g}" else ("g", "", rest[1:])
+        family = {"g": "global", "m": "manifest", "l": "layer", "n": "name"}.get(kind)
+        if family is None:
+            return ("other", "", key)
+        if family == "global":
+            return ("global", "", rest.lstrip("}:"))
+        end = rest.find("}")
+        if family == "name":  # package names may contain "}": match the suffix instead
+            m = _BUCKET_SUFFIX.search(rest)
+            if m is not None:
+                return ("name", rest[: m.start()], m.group(1))
+            return ("name", rest[:-1], "") if rest.endswith("}") else ("other", "", key)
+        if end < 0:
+            return ("other", "", key)
+        return (family, rest[:end], rest[end + 1 :].lstrip(":"))
+
     def match_pattern(self) -> str:
         """A SCAN pattern matching every key of the namespace."""
         escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.namespace)
         return escaped + ":*"
+
+
+_BUCKET_SUFFIX: Final = re.compile(r"\}:(\d+:\d+:\d+:\d+)$")
 
 
 def bucket_of(manifest_id: int) -> int:

@@ -31,6 +31,9 @@ NAMES: Final = (
     "affected_candidates",
     "manifests_of",
     "index_report",
+    "gc_layer",
+    "gc_entities",
+    "gc_record",
 )
 
 

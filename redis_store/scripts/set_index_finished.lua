@@ -6,5 +6,5 @@ if not ids then return fail('UNKNOWN_SCANNER', bad) end
 if redis.call('EXISTS', KEYS[2]) == 0 then return fail('UNKNOWN_MANIFEST', '') end
 if #ids > 0 then chunked('SADD', KEYS[3], ids) end
 redis.call('SET', KEYS[4], ARGV[1])
-touch(KEYS[1])
+touch(KEYS[2])
 return 1

@@ -1,0 +1,27 @@
+"""Operations on a whole store: inspection, consistency checks, cleanup and statistics.
+
+These read the key layout directly (with SCAN, in batches), so they work on any store in
+the namespace whatever process wrote it. They take a sync :class:`~redis_store.RedisStore`.
+"""
+
+from redis_store.ops.expire import ExpireResult, expire
+from redis_store.ops.fsck import Violation, check, repair
+from redis_store.ops.gc import GcResult, collect
+from redis_store.ops.inspect import ManifestInfo, manifest_info, manifests, scanners
+from redis_store.ops.stats import StoreStats, store_stats
+
+__all__ = [
+    "ExpireResult",
+    "GcResult",
+    "ManifestInfo",
+    "StoreStats",
+    "Violation",
+    "check",
+    "collect",
+    "expire",
+    "manifest_info",
+    "manifests",
+    "repair",
+    "scanners",
+    "store_stats",
+]

@@ -1,0 +1,72 @@
+"""Look inside a store: its manifests, one manifest's layers and scanners, the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from redis_store.models import Digest, VersionedScanner
+from redis_store.store import RedisStore
+from redis_store.store.validate import digest as as_digest
+
+
+@dataclass
+class ManifestInfo:
+    """What the store holds about one manifest."""
+
+    digest: Digest
+    id: int
+    layers: list[Digest]
+    scanners: list[VersionedScanner] = field(default_factory=list)
+    records: int = 0
+    has_report: bool = False
+    report_bytes: int = 0
+    #: Unix seconds of the last index_* / index_report use, if recorded.
+    last_used: float | None = None
+
+
+def scanners(store: RedisStore) -> dict[int, VersionedScanner]:
+    """The scanner registry, by scanner ID."""
+    out = {}
+    for ident, sid in store.client.hgetall(store.keys.scanners).items():
+        name, version, kind = orjson.loads(ident)
+        out[int(sid)] = VersionedScanner(name, version, kind)
+    return dict(sorted(out.items()))
+
+
+def manifests(store: RedisStore) -> Iterator[tuple[int, Digest]]:
+    """Every manifest (ID, digest), in ID order, read in batches."""
+    table = store.keys.manifests
+    items = []
+    for mid, d in store.client.hscan_iter(table, count=1000):
+        items.append((int(mid), str.__new__(Digest, d.decode())))
+    yield from sorted(items)
+
+
+def manifest_info(store: RedisStore, manifest: Digest | str) -> ManifestInfo | None:
+    """The manifest's ID, layers (persisted order), finished scanners, record count."""
+    d = as_digest(manifest, "manifest")
+    k = store.keys
+    pipe = store.client.pipeline(transaction=False)
+    pipe.hgetall(k.manifest(d))
+    pipe.smembers(k.manifest_scanned(d))
+    pipe.strlen(k.report(d))
+    h, scanned, size = pipe.execute()
+    if not h:
+        return None
+    registry = scanners(store)
+    layers = [str.__new__(Digest, x) for x in h.get(b"layers", b"").decode().split(",") if x]
+    recs = h.get(b"recs", b"")
+    used = h.get(b"used")
+    return ManifestInfo(
+        digest=d,
+        id=int(h[b"id"]),
+        layers=layers,
+        scanners=[registry[int(s)] for s in sorted(scanned, key=int) if int(s) in registry],
+        records=len(recs.split(b",")) if recs else 0,
+        has_report=size > 0,
+        report_bytes=int(size),
+        last_used=float(used) if used else None,
+    )
