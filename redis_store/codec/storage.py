@@ -162,8 +162,14 @@ def artifact_tail(p: Package) -> bytes:
 
 
 def encode_report(report: IndexReport) -> bytes:
-    """claircore JSON, compressed: reports are most of a manifest's memory."""
-    c = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    """claircore JSON, compressed: reports are most of a manifest's memory.
+
+    A finished report is kept until the next index run, so it gets the smaller encoding;
+    the controller overwrites intermediate states within seconds, so they get the faster
+    one (about half the CPU for some 10% more bytes).
+    """
+    level = 6 if report.state == "IndexFinished" else 1
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
     return REPORT_ZLIB + c.compress(report.to_json()) + c.flush()
 
 
