@@ -87,7 +87,7 @@ def read_namespace(store: RedisStore, progress: Progress | None = None) -> Names
         ns.ids[kind] = {h: _text(i) for h, i in client.hgetall(k.entity_ids(kind)).items()}
         ns.refs[kind] = {_text(i): int(n) for i, n in client.hgetall(k.entity_refs(kind)).items()}
     total = sum(len(v) for v in by_family.values())
-    done = 0
+    done = len(by_family["global"])
     # manifests
     digests = sorted({tag for _, tag, _ in by_family["manifest"]} | set(ns.table.values()))
     hashes = read_many(store, [k.manifest(d) for d in digests], "hgetall")
