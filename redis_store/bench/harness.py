@@ -1,0 +1,1167 @@
+"""The measurement: both stores through the same calls, side by side, in one run.
+
+Each store runs on its own private server; the harness drives them in turn, call for call:
+
+1. register every scanner of the workload once (what ``libindex.New`` does);
+2. replay claircore's controller call sequence (:func:`redis_store.replay.replay`) for every
+   manifest of ``workload.generate(N, seed)``, manifest by manifest, alternating which store
+   goes first, timing each store call through a proxy (the same proxy for both);
+3. Redis memory (``INFO memory`` delta across the indexing, ``MEMORY USAGE`` by key family);
+4. the read paths over one sample of manifests and layers: ``index_report``,
+   ``manifest_scanned``, ``layer_scanned``, ``packages_by_layer``, each item asked of every
+   store back to back (and of the Redis floor where one applies: GET + ``orjson.loads`` of
+   the same report's JSON beside ``index_report``, PING beside ``layer_scanned``);
+5. ``affected_manifests`` one vulnerability at a time over ``workload.sample_vulnerabilities``,
+   then batches (Redis: ``affected_manifests_batch``; PostgreSQL: the same number of
+   sequential calls, which is what libindex's AffectedManifests does against claircore);
+6. PostgreSQL storage: ``pg_total_relation_size`` of every table after ``VACUUM FULL``;
+7. ``delete_manifests`` of 10% of the manifests, one digest per call;
+8. the rest of the floor: pipelines of SADDs.
+
+Taking turns in short blocks makes each ratio hold on a noisy machine: both stores see the
+same machine state (on this project's 2-vCPU VM, a round trip costs 35 or 80+ microseconds
+depending on scheduling, for minutes at a time). Redis round trips are counted at the
+connection, as ``tests/test_round_trips.py`` does. Then the stores' answers are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import orjson
+import redis
+import redis.connection
+
+from redis_store import replay, workload
+from redis_store.models import (
+    IndexReport,
+    Package,
+    VersionedScanner,
+    distribution_identity,
+    package_identity,
+    repository_identity,
+)
+from redis_store.store import RedisStore
+
+STORES = ("redis", "postgres")
+
+#: Operations measured after indexing, in table order.
+READ_OPS = ("index_report", "manifest_scanned", "layer_scanned", "packages_by_layer")
+
+
+class BenchError(Exception):
+    """The benchmark cannot run or found the stores disagreeing; one line for the user."""
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """One self-rewriting status line on stderr, only when it is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self._last = 0.0
+        self._start = time.monotonic()
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+
+    def update(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        rate = done / (now - self._start) if now > self._start else 0.0
+        width = 24
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        self.stream.write(f"\r\x1b[K{what} [{bar}] {done}/{total} ({rate:,.0f}/s)")
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """A phase line, written whether or not the stream is a terminal."""
+        self.clear()
+        self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+# -- timing and round trips ---------------------------------------------------------------------
+
+
+class RoundTrips:
+    """Counts writes to a Redis socket (one per command or pipeline) from this thread."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    @contextmanager
+    def counting(self) -> Iterator[RoundTrips]:
+        original: Any = redis.connection.AbstractConnection.send_packed_command
+        main = threading.get_ident()
+        counter = self
+
+        def send(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == main:
+                counter.n += 1
+            return original(conn, *args, **kwargs)
+
+        setattr(redis.connection.AbstractConnection, "send_packed_command", send)  # noqa: B010
+        try:
+            yield self
+        finally:
+            setattr(redis.connection.AbstractConnection, "send_packed_command", original)  # noqa: B010
+
+
+@dataclass
+class OpSamples:
+    """Latencies (seconds) and round trips of one operation."""
+
+    seconds: list[float] = field(default_factory=list)
+    trips: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        s = self.seconds
+        if not s:
+            return {"calls": 0}
+        total = sum(s)
+        out: dict[str, Any] = {
+            "calls": len(s),
+            "median_ms": statistics.median(s) * 1e3,
+            "p99_ms": percentile(s, 99) * 1e3,
+            "mean_ms": total / len(s) * 1e3,
+            "min_ms": min(s) * 1e3,
+            "max_ms": max(s) * 1e3,
+            "total_s": total,
+            "throughput_per_s": len(s) / total if total > 0 else None,
+        }
+        if self.trips:
+            out["round_trips_median"] = statistics.median(self.trips)
+            out["round_trips_max"] = max(self.trips)
+        return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile with linear interpolation (``statistics.quantiles``' inclusive)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+class Recorder:
+    """Collects timings per operation name."""
+
+    def __init__(self, trips: RoundTrips | None) -> None:
+        self.trips = trips
+        self.ops: dict[str, OpSamples] = {}
+
+    def add(self, name: str, seconds: float, trips: int | None = None) -> None:
+        op = self.ops.get(name)
+        if op is None:
+            op = self.ops[name] = OpSamples()
+        op.seconds.append(seconds)
+        if trips is not None and self.trips is not None:
+            op.trips.append(trips)
+
+    def time(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        n0 = self.trips.n if self.trips is not None else 0
+        t0 = time.perf_counter()
+        result = fn(*args)
+        dt = time.perf_counter() - t0
+        self.add(name, dt, (self.trips.n - n0) if self.trips is not None else None)
+        return result
+
+
+class Timed:
+    """A store whose public methods record their latency under ``prefix + name``."""
+
+    def __init__(self, store: Any, recorder: Recorder, prefix: str = "") -> None:
+        self._store = store
+        self._recorder = recorder
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        rec, label = self._recorder, self._prefix + name
+        trips = rec.trips
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            n0 = trips.n if trips is not None else 0
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - t0
+                rec.add(label, dt, (trips.n - n0) if trips is not None else None)
+
+        self.__dict__[name] = timed
+        return timed
+
+
+# -- the workload -------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    """The reports of one run, and the samples every store is measured on."""
+
+    manifests: int
+    seed: int
+    digests: list[str]
+    scanners: list[VersionedScanner]
+    kept: dict[int, IndexReport]
+    read_sample: list[int]
+    delete_sample: list[int]
+    vulnerabilities: list[Any]
+    stats: dict[str, Any]
+    materialized: list[IndexReport] | None
+
+    def reports(self) -> Iterator[IndexReport]:
+        if self.materialized is not None:
+            return iter(self.materialized)
+        return workload.generate(self.manifests, self.seed)
+
+
+def _scanners_of(reports: Iterable[IndexReport], found: dict[VersionedScanner, None]) -> None:
+    """The scanners replay derives (package detectors in order, then the fixed two)."""
+    for r in reports:
+        for p in (r.packages or {}).values():
+            det = p.detector
+            s = (
+                VersionedScanner(det.name, det.version, det.kind)
+                if det
+                else replay.DEFAULT_PACKAGE_SCANNER
+            )
+            found.setdefault(s, None)
+
+
+def prepare_workload(
+    manifests: int,
+    seed: int,
+    *,
+    vulnerabilities: int,
+    reads: int,
+    materialize_up_to: int = 20_000,
+    vulnerability_pool: int = 10_000,
+    progress: Progress | None = None,
+) -> Workload:
+    """Generate (or stream) the reports and draw the seeded samples."""
+    rng = random.Random(f"bench {seed} {manifests}")
+    read_sample = rng.sample(range(manifests), min(reads, manifests))
+    delete_sample = sorted(rng.sample(range(manifests), manifests // 10))
+    keep = set(read_sample)
+    materialized: list[IndexReport] | None = [] if manifests <= materialize_up_to else None
+    kept: dict[int, IndexReport] = {}
+    pool: list[IndexReport] = []
+    digests: list[str] = []
+    found: dict[VersionedScanner, None] = {}
+    for i, r in enumerate(workload.generate(manifests, seed)):
+        digests.append(str(r.hash))
+        _scanners_of([r], found)
+        if materialized is not None:
+            materialized.append(r)
+        if i in keep:
+            kept[i] = r
+        if i < vulnerability_pool:
+            pool.append(r)
+        if progress is not None:
+            progress.update("generating", i + 1, manifests)
+    if progress is not None:
+        progress.clear()
+    found.setdefault(replay.DISTRIBUTION_SCANNER, None)
+    found.setdefault(replay.REPOSITORY_SCANNER, None)
+    stats = workload.describe(materialized if materialized is not None else pool).as_dict()
+    if materialized is None:
+        stats["note"] = f"statistics of the first {len(pool)} manifests"
+    vulns = workload.sample_vulnerabilities(pool, vulnerabilities, seed)
+    return Workload(
+        manifests=manifests,
+        seed=seed,
+        digests=digests,
+        scanners=list(found),
+        kept=kept,
+        read_sample=read_sample,
+        delete_sample=delete_sample,
+        vulnerabilities=vulns,
+        stats=stats,
+        materialized=materialized,
+    )
+
+
+# -- canonical answers (IDs differ between stores) ----------------------------------------------
+
+
+def _pkg_key(p: Package | None) -> tuple[Any, ...] | None:
+    if p is None:
+        return None
+    return (
+        package_identity(p),
+        p.normalized_version.text,
+        p.detector.urn if p.detector else None,
+        package_identity(p.source) if p.source is not None else None,
+        p.source.normalized_version.text if p.source is not None else None,
+    )
+
+
+def canonical_report(r: IndexReport | None) -> str:
+    """A digest of the report's content with store-assigned IDs replaced by identities."""
+    if r is None:
+        return "none"
+    dists = {k: distribution_identity(d) for k, d in (r.distributions or {}).items()}
+    repos = {k: (repository_identity(x), x.cpe) for k, x in (r.repositories or {}).items()}
+    rows = []
+    for p in (r.packages or {}).values():
+        for e in (r.environments or {}).get(p.id) or ():
+            rows.append(
+                (
+                    _pkg_key(p),
+                    e.package_db,
+                    str(e.introduced_in),
+                    dists.get(e.distribution_id),
+                    None
+                    if e.repository_ids is None
+                    else tuple(repos.get(x) for x in e.repository_ids),
+                )
+            )
+    doc = (
+        str(r.hash),
+        r.state,
+        r.success,
+        r.err,
+        sorted(map(repr, rows)),
+        sorted(map(repr, dists.values())),
+        sorted(map(repr, repos.values())),
+    )
+    return hashlib.sha256(repr(doc).encode()).hexdigest()
+
+
+def canonical_packages(pkgs: Iterable[Package]) -> str:
+    rows = sorted(repr((_pkg_key(p), p.package_db, p.repository_hint, p.filepath)) for p in pkgs)
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+# -- one store ----------------------------------------------------------------------------------
+
+
+def redis_family(key: str, namespace: str) -> str:
+    """``ns:{m:<digest>}:report`` -> ``manifest:report`` (``scripts/memory_report.py``'s rule)."""
+    rest = key[len(namespace) + 1 :]
+    m = re.match(r"\{(g|m|l|n):.*?\}(.*)$", rest) or re.match(r"\{(g)\}(.*)$", rest)
+    if not m:
+        return "other"
+    kind = {"g": "global", "m": "manifest", "l": "layer", "n": "name"}[m.group(1)]
+    tail = m.group(2).lstrip(":")
+    if kind == "name":
+        tail = "bucket" if tail else "records"
+    return f"{kind}:{tail}" if tail else kind
+
+
+class Contestant:
+    """One store under measurement: its timings, answers and results."""
+
+    name = ""
+
+    def __init__(self, store: Any, trips: RoundTrips | None) -> None:
+        self.store = store
+        self.recorder = Recorder(trips)
+        self.timed = Timed(store, self.recorder, "index.")
+        self.result: dict[str, Any] = {"store": self.name}
+        self.answers: dict[str, Any] = {}
+        self.per_manifest: list[float] = []
+        self.batches = 1
+
+    def time(self, op: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.recorder.time(op, fn, *args)
+
+    def before_index(self) -> None:
+        """Called once the scanners are registered, before the first manifest."""
+
+    def after_index(self, manifests: int) -> None:
+        """Called when every store has indexed every manifest."""
+
+    def before_delete(self, manifests: int) -> None:
+        """Called before the deletes (PostgreSQL measures its storage here)."""
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class RedisContestant(Contestant):
+    name = "redis"
+
+    def __init__(self, url: str, trips: RoundTrips, namespace: str = "bench") -> None:
+        super().__init__(RedisStore(redis.Redis.from_url(url), namespace=namespace), trips)
+        self.client = redis.Redis.from_url(url)
+        self.namespace = namespace
+        self.used_before = 0
+
+    def used_memory(self) -> int:
+        return int(self.client.info("memory")["used_memory"])
+
+    def before_index(self) -> None:
+        self.used_before = self.used_memory()
+
+    def after_index(self, manifests: int) -> None:
+        after = self.used_memory()
+        usage: Counter[str] = Counter()
+        count: Counter[str] = Counter()
+        keys = list(self.client.scan_iter(match=self.namespace + ":*", count=2000))
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i : i + 1000]
+            pipe = self.client.pipeline(transaction=False)
+            for k in chunk:
+                pipe.memory_usage(k, samples=0)
+            for k, size in zip(chunk, pipe.execute(), strict=True):
+                fam = redis_family(k.decode(), self.namespace)
+                usage[fam] += int(size or 0)
+                count[fam] += 1
+        total = sum(usage.values())
+        self.result["memory"] = {
+            "used_memory_before": self.used_before,
+            "used_memory_after": after,
+            "info_delta_bytes": after - self.used_before,
+            "info_delta_per_manifest": (after - self.used_before) / manifests,
+            "memory_usage_bytes": total,
+            "memory_usage_per_manifest": total / manifests,
+            "keys": len(keys),
+            "families": {
+                f: {"keys": count[f], "bytes": usage[f], "per_manifest": usage[f] / manifests}
+                for f, _ in usage.most_common()
+            },
+        }
+
+    def close(self) -> None:
+        self.store.close()
+        self.client.close()
+
+
+class PostgresContestant(Contestant):
+    name = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        from redis_store.bench.postgres import PostgresStore
+
+        super().__init__(PostgresStore(dsn), None)
+
+    def after_index(self, manifests: int) -> None:
+        # what autovacuum would have done on a live database: planner statistics
+        self.store.analyze()
+
+    def before_delete(self, manifests: int) -> None:
+        before = self.store.storage(vacuum_full=False)
+        after = self.store.storage(vacuum_full=True)
+        self.store.analyze()
+        total = sum(after.values())
+        self.result["storage"] = {
+            "total_bytes_before_vacuum": sum(before.values()),
+            "total_bytes": total,
+            "per_manifest": total / manifests,
+            "per_manifest_before_vacuum": sum(before.values()) / manifests,
+            "tables": {
+                t: {"bytes": b, "per_manifest": b / manifests}
+                for t, b in sorted(after.items(), key=lambda kv: -kv[1])
+            },
+        }
+
+
+class Floor:
+    """Raw redis-py round trips on the Redis server, timed beside the stores' calls."""
+
+    GET = "floor: GET + orjson.loads (report JSON)"
+    PING = "floor: PING"
+    PING_LOOP = "floor: PING, back to back (warm loop)"
+    PIPE = 100
+    SADD = f"floor: pipelined {PIPE} SADDs"
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.recorder = Recorder(None)
+
+    def load(self, reports: Sequence[IndexReport]) -> list[str]:
+        """Store the claircore JSON of ``reports`` under keys of their own."""
+        keys = []
+        for j, r in enumerate(reports):
+            key = f"floor:report:{j}"
+            self.client.set(key, r.to_json())
+            keys.append(key)
+        return keys
+
+    def get_decode(self, key: str) -> Any:
+        return orjson.loads(self.client.get(key))  # type: ignore[arg-type]
+
+    def sadds(self, j: int) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        for m in range(self.PIPE):
+            pipe.sadd(f"floor:set:{j % 64}", m + j * self.PIPE)
+        return pipe.execute()
+
+    def close(self) -> dict[str, Any]:
+        for k in self.client.scan_iter(match="floor:*", count=1000):
+            self.client.delete(k)
+        self.client.close()
+        return {k: v.summary() for k, v in self.recorder.ops.items()}
+
+
+T = TypeVar("T")
+
+
+def _rotate(items: Sequence[T], k: int) -> list[T]:
+    """``items`` starting at position ``k``: who goes first alternates call by call."""
+    if not items:
+        return []
+    k %= len(items)
+    return [*items[k:], *items[:k]]
+
+
+#: One timed call: (recorder, operation name, function, arguments).
+Call = tuple[Recorder, str, Callable[..., Any], tuple[Any, ...]]
+
+
+#: Calls made on one store before the next store takes over, in the interleaved phases.
+BLOCK = 25
+
+
+def _interleaved(
+    what: str, rounds: Sequence[Sequence[Call]], progress: Progress, block: int = BLOCK
+) -> list[list[Any]]:
+    """Run the rounds in blocks: each store (or floor) takes the block's calls in turn, the
+    first one alternating block by block; returns the results per round.
+
+    Blocks keep a server busy for a few milliseconds, as a loop of calls would, while the
+    stores still take turns far more often than the machine's state changes.
+    """
+    out: list[list[Any]] = [[None] * len(calls) for calls in rounds]
+    done = 0
+    for b, first in enumerate(range(0, len(rounds), block)):
+        part = range(first, min(first + block, len(rounds)))
+        width = len(rounds[first])
+        for i in _rotate(list(range(width)), b):
+            for j in part:
+                rec, op, fn, args = rounds[j][i]
+                out[j][i] = rec.time(op, fn, *args)
+        done += len(part)
+        progress.update(what, done, len(rounds))
+    progress.clear()
+    return out
+
+
+def measure(
+    contestants: Sequence[Contestant],
+    wl: Workload,
+    *,
+    floor: Floor | None,
+    batch_size: int,
+    floor_calls: int,
+    progress: Progress,
+) -> dict[str, Any] | None:
+    """Every phase, with the stores' calls interleaved so that both see the same machine.
+
+    Indexing alternates store by store, manifest by manifest; each read, AffectedManifests
+    call and delete is made on every store (and on the floor, where one applies) back to back
+    with the first store alternating. Fills each contestant's ``result`` and ``answers``.
+    """
+    n = wl.manifests
+    cs = list(contestants)
+    # libindex.New registers every configured scanner once, before any Index call
+    for c in cs:
+        c.time("register_scanners (once)", c.store.register_scanners, wl.scanners)
+        c.before_index()
+
+    # -- indexing: the controller's call sequence, manifest after manifest ----------------
+    progress.start()
+    for i, report in enumerate(wl.reports()):
+        for c in _rotate(cs, i):
+            t0 = time.perf_counter()
+            replay.replay(c.timed, report)
+            c.per_manifest.append(time.perf_counter() - t0)
+        progress.update("indexing", i + 1, n)
+    progress.clear()
+    for c in cs:
+        total = sum(c.per_manifest)
+        reg = sum(c.recorder.ops["index.register_scanners"].seconds)
+        c.result["index"] = {
+            "manifests": n,
+            "seconds": total,
+            "manifests_per_second": n / total,
+            "per_manifest_ms": OpSamples(c.per_manifest).summary(),
+            "register_scanners_seconds": reg,
+            "manifests_per_second_without_register_scanners": n / (total - reg),
+        }
+        c.recorder.ops["end_to_end"] = OpSamples(c.per_manifest)
+    for c in cs:
+        c.after_index(n)
+
+    # -- read paths ---------------------------------------------------------------------
+    sample = [wl.kept[i] for i in wl.read_sample]
+    keys = floor.load(sample) if floor is not None else []
+    rounds: list[list[Call]] = []
+    for j, r in enumerate(sample):
+        calls: list[Call] = [
+            (c.recorder, "index_report", c.store.index_report, (r.hash,)) for c in cs
+        ]
+        if floor is not None:
+            calls.append((floor.recorder, Floor.GET, floor.get_decode, (keys[j],)))
+        rounds.append(calls)
+    got = _interleaved("index_report", rounds, progress)
+    for i, c in enumerate(cs):
+        c.answers["index_report"] = {
+            str(r.hash): canonical_report(g[i]) for r, g in zip(sample, got, strict=True)
+        }
+        c.answers["original"] = {str(r.hash): canonical_report(r) for r in sample}
+
+    plans = [replay.plan(r) for r in sample]
+    rounds = [
+        [
+            (
+                c.recorder,
+                "manifest_scanned",
+                c.store.manifest_scanned,
+                (p.manifest.hash, p.scanners),
+            )
+            for c in cs
+        ]
+        for p in plans
+    ]
+    scanned = _interleaved("manifest_scanned", rounds, progress)
+
+    rng = random.Random(f"bench layers {wl.seed}")
+    picks = [(rng.choice(p.manifest.layers), rng.choice(p.scanners)) for p in plans]
+    rounds = []
+    for layer, s in picks:
+        calls = [(c.recorder, "layer_scanned", c.store.layer_scanned, (layer, s)) for c in cs]
+        if floor is not None:
+            calls.append((floor.recorder, Floor.PING, floor.client.ping, ()))
+        rounds.append(calls)
+    layer_flags = _interleaved("layer_scanned", rounds, progress)
+
+    layers = list(dict.fromkeys(layer.hash for p in plans for layer in p.manifest.layers))
+    layers = layers[: len(sample)]
+    pkg_scanners = [s for s in wl.scanners if s.kind == "package"]
+    rounds = [
+        [
+            (c.recorder, "packages_by_layer", c.store.packages_by_layer, (layer, pkg_scanners))
+            for c in cs
+        ]
+        for layer in layers
+    ]
+    by_layer = _interleaved("packages_by_layer", rounds, progress)
+    for i, c in enumerate(cs):
+        c.answers["packages_by_layer"] = {
+            str(layer): canonical_packages(g[i]) for layer, g in zip(layers, by_layer, strict=True)
+        }
+        c.result["reads"] = {
+            "manifests": len(sample),
+            "manifest_scanned_true": sum(bool(g[i]) for g in scanned),
+            "layer_scanned_true": sum(bool(g[i]) for g in layer_flags),
+            "layers": len(layers),
+            "package_artifacts": sum(len(g[i]) for g in by_layer),
+            "index_report_by_size": _by_size(c.recorder.ops["index_report"].seconds, sample),
+        }
+
+    # -- AffectedManifests ----------------------------------------------------------------
+    vulns = wl.vulnerabilities
+    rounds = [
+        [(c.recorder, "affected_manifests", c.store.affected_manifests, (v,)) for c in cs]
+        for v in vulns
+    ]
+    affected = _interleaved("affected_manifests", rounds, progress)
+    batch = vulns[:batch_size]
+    label = f"affected_manifests_batch({len(batch)})"
+    last: dict[str, Any] = {}
+    for k in range(max((c.batches for c in cs), default=0)):
+        for c in _rotate(cs, k):
+            if k < c.batches:
+                last[c.name] = c.time(label, c.store.affected_manifests_batch, batch)
+        progress.update(label, k + 1, max(c.batches for c in cs))
+    progress.clear()
+    for i, c in enumerate(cs):
+        answers = [[str(d) for d in g[i]] for g in affected]
+        c.answers["affected"] = answers
+        result = last.get(c.name)
+        c.answers["batch"] = {
+            str(d): sorted(ids)
+            for d, ids in (result.vulnerable_manifests if result else {}).items()
+        }
+        c.result["affected"] = {
+            "vulnerabilities": len(vulns),
+            "manifests_per_vulnerability": sum(map(len, answers)) / len(vulns) if vulns else 0,
+            "batch_size": len(batch),
+            "batches": c.batches,
+            "batch_pairs": sum(len(x) for x in c.answers["batch"].values()),
+            "undecided": dict(getattr(c.store, "undecided", {})),
+        }
+
+    # -- storage, then deletes --------------------------------------------------------------
+    for c in cs:
+        c.before_delete(n)
+    doomed = [wl.digests[i] for i in wl.delete_sample]
+    rounds = [
+        [(c.recorder, "delete_manifests", c.store.delete_manifests, (d,)) for c in cs]
+        for d in doomed
+    ]
+    deleted = _interleaved("delete_manifests", rounds, progress)
+    for i, c in enumerate(cs):
+        c.result["delete"] = {
+            "manifests": len(doomed),
+            "unexpected_results": sum(
+                [str(x) for x in g[i]] != [d] for g, d in zip(deleted, doomed, strict=True)
+            ),
+            "verified_gone": sum(c.store.index_report(d) is None for d in doomed[:50]),
+            "verified_of": min(50, len(doomed)),
+        }
+        c.result["operations"] = {k: v.summary() for k, v in c.recorder.ops.items()}
+
+    # -- the rest of the floor ------------------------------------------------------------------
+    if floor is None:
+        return None
+    for j in range(floor_calls):
+        floor.recorder.time(Floor.PING_LOOP, floor.client.ping)
+        progress.update("floor: PING loop", j + 1, floor_calls)
+    sadd_rounds = max(floor_calls // 4, 1)
+    for j in range(sadd_rounds):
+        floor.recorder.time(Floor.SADD, floor.sadds, j)
+        progress.update("floor: SADD pipelines", j + 1, sadd_rounds)
+    progress.clear()
+    out = floor.close()
+    sizes = [len(r.to_json()) for r in sample]
+    out["report_json_bytes"] = {
+        "median": statistics.median(sizes) if sizes else 0,
+        "max": max(sizes, default=0),
+    }
+    return out
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _by_size(seconds: list[float], sample: list[IndexReport]) -> list[dict[str, Any]]:
+    """index_report medians in three report-size classes (package count terciles)."""
+    pairs = sorted(zip((len(r.packages or {}) for r in sample), seconds, strict=True))
+    if len(pairs) < 3:
+        return []
+    out = []
+    k = len(pairs) // 3
+    for part in (pairs[:k], pairs[k : 2 * k], pairs[2 * k :]):
+        out.append(
+            {
+                "packages_min": part[0][0],
+                "packages_max": part[-1][0],
+                "calls": len(part),
+                "median_ms": statistics.median(s for _, s in part) * 1e3,
+            }
+        )
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_bytes": mem,
+        "platform": platform.platform(),
+    }
+
+
+def versions(redis_url: str | None, pg_dsn: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "python": platform.python_version(),
+        "redis-py": redis.__version__,
+        "orjson": orjson.__version__,
+    }
+    try:
+        import hiredis
+
+        out["hiredis"] = getattr(hiredis, "__version__", "installed")
+    except ImportError:
+        out["hiredis"] = None
+    if redis_url is not None:
+        c = redis.Redis.from_url(redis_url)
+        info = c.info("server")
+        out["redis"] = info.get("redis_version")
+        cfg = c.config_get("append*")
+        cfg.update(c.config_get("save"))
+        out["redis_settings"] = {
+            k: cfg[k] for k in ("appendonly", "appendfsync", "save") if k in cfg
+        }
+        c.close()
+    if pg_dsn is not None:
+        import psycopg
+
+        out["psycopg"] = psycopg.__version__
+        out["libpq"] = psycopg.pq.version()
+        with psycopg.connect(pg_dsn) as conn:
+            row = conn.execute("SELECT version()").fetchone()
+            out["postgresql"] = row[0] if row else None
+            settings = {}
+            for s in (
+                "fsync",
+                "synchronous_commit",
+                "shared_buffers",
+                "wal_level",
+                "full_page_writes",
+            ):
+                r = conn.execute(f"SHOW {s}").fetchone()
+                settings[s] = r[0] if r else None
+            out["postgresql_settings"] = settings
+    return out
+
+
+def compare(answers: dict[str, dict[str, Any]], wl: Workload) -> dict[str, Any]:
+    """Do the stores answer alike (and like the workload's own reports)?"""
+    out: dict[str, Any] = {}
+    if "redis" not in answers or "postgres" not in answers:
+        return out
+    r, p = answers["redis"], answers["postgres"]
+    diff_reports = [
+        d for d in r["index_report"] if r["index_report"][d] != p["index_report"].get(d)
+    ]
+    vs_original = [d for d in p["index_report"] if p["index_report"][d] != p["original"][d]]
+    diff_layers = [
+        x
+        for x in r["packages_by_layer"]
+        if r["packages_by_layer"][x] != p["packages_by_layer"].get(x)
+    ]
+    diff_aff = [
+        i for i, (a, b) in enumerate(zip(r["affected"], p["affected"], strict=True)) if a != b
+    ]
+    out = {
+        "index_report_compared": len(r["index_report"]),
+        "index_report_mismatches": len(diff_reports),
+        "index_report_mismatch_examples": diff_reports[:5],
+        "postgres_vs_workload_report_mismatches": len(vs_original),
+        "packages_by_layer_compared": len(r["packages_by_layer"]),
+        "packages_by_layer_mismatches": len(diff_layers),
+        "affected_compared": len(r["affected"]),
+        "affected_mismatches": len(diff_aff),
+        "affected_mismatch_examples": [
+            {
+                "vulnerability": wl.vulnerabilities[i].to_json().decode(),
+                "redis": r["affected"][i],
+                "postgres": p["affected"][i],
+            }
+            for i in diff_aff[:3]
+        ],
+        "affected_batch_equal": r["batch"] == p["batch"],
+    }
+    out["all_equal"] = (
+        not diff_reports and not diff_layers and not diff_aff and out["affected_batch_equal"]
+    )
+    return out
+
+
+@dataclass
+class Options:
+    manifests: int
+    seed: int = 0
+    vulnerabilities: int = 1000
+    reads: int = 2000
+    batch_size: int = 1000
+    batches: int = 3
+    postgres_batches: int = 1
+    floor_calls: int = 2000
+    stores: tuple[str, ...] = STORES
+    out: Path = Path("bench-results")
+    redis_url: str | None = None
+    postgres_dsn: str | None = None
+    install: bool = False
+    chart: bool = True
+    progress: bool | None = None
+
+
+def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
+    """One benchmark at one N: start servers, measure every store, write the result files."""
+    from redis_store.bench import report
+    from redis_store.bench.servers import servers
+
+    log = log or sys.stderr
+    progress = Progress(log, enabled=opts.progress)
+    if "postgres" in opts.stores:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise BenchError(
+                "the PostgreSQL baseline needs psycopg: pip install 'redis-store[bench]'"
+            ) from None
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t_run = time.perf_counter()
+    progress.note(f"N={opts.manifests}: generating the workload (seed {opts.seed})")
+    wl = prepare_workload(
+        opts.manifests,
+        opts.seed,
+        vulnerabilities=opts.vulnerabilities,
+        reads=opts.reads,
+        progress=progress,
+    )
+    need_redis = "redis" in opts.stores and opts.redis_url is None
+    need_pg = "postgres" in opts.stores and opts.postgres_dsn is None
+    results: dict[str, Any] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    floor: dict[str, Any] | None = None
+    with servers(postgres=need_pg, redis=need_redis, install=opts.install) as srv:
+        redis_url = opts.redis_url or (srv.redis.url if srv.redis else None)
+        pg_dsn = opts.postgres_dsn or (srv.postgres.dsn if srv.postgres else None)
+        trips = RoundTrips()
+        contestants: list[Contestant] = []
+        floor_probe: Floor | None = None
+        try:
+            for name in opts.stores:
+                if name == "redis":
+                    assert redis_url is not None
+                    c: Contestant = RedisContestant(redis_url, trips)
+                    c.batches = opts.batches
+                else:
+                    assert pg_dsn is not None
+                    c = PostgresContestant(pg_dsn)
+                    c.batches = opts.postgres_batches
+                contestants.append(c)
+            if redis_url is not None:
+                floor_probe = Floor(redis_url)
+            progress.note(
+                f"N={opts.manifests}: {' and '.join(opts.stores)} side by side"
+                f"{' with the Redis floor' if floor_probe else ''}"
+            )
+            with trips.counting() if "redis" in opts.stores else _nothing():
+                floor = measure(
+                    contestants,
+                    wl,
+                    floor=floor_probe,
+                    batch_size=opts.batch_size,
+                    floor_calls=opts.floor_calls,
+                    progress=progress,
+                )
+        finally:
+            for c in contestants:
+                c.close()
+        for c in contestants:
+            results[c.name] = c.result
+            answers[c.name] = c.answers
+        vers = versions(redis_url, pg_dsn)
+    doc: dict[str, Any] = {
+        "meta": {
+            "manifests": opts.manifests,
+            "seed": opts.seed,
+            "vulnerabilities": len(wl.vulnerabilities),
+            "reads": len(wl.read_sample),
+            "deletes": len(wl.delete_sample),
+            "batch_size": opts.batch_size,
+            "batches": opts.batches,
+            "postgres_batches": opts.postgres_batches,
+            "stores": list(opts.stores),
+            "started": started,
+            "run_seconds": time.perf_counter() - t_run,
+            "machine": machine_info(),
+            "versions": vers,
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        },
+        "workload": wl.stats,
+        "stores": results,
+        "floor": floor,
+        "checks": compare(answers, wl),
+    }
+    doc["targets"] = report.targets(doc)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    paths = report.write(doc, opts.out, draw=opts.chart)
+    doc["files"] = {k: str(v) for k, v in paths.items()}
+    return doc
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _stores(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in names if x not in STORES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"stores are a comma list of {', '.join(STORES)}")
+    return names
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``scripts/bench.py`` and ``redis-store bench``."""
+    p.add_argument(
+        "--manifests",
+        type=_positive,
+        nargs="+",
+        default=[1000],
+        metavar="N",
+        help="registry size(s); several values run one after another (default: 1000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="workload seed (default: 0)")
+    p.add_argument(
+        "--vulnerabilities",
+        type=_positive,
+        default=1000,
+        metavar="V",
+        help="vulnerabilities sampled for affected_manifests (default: 1000)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=1000,
+        metavar="B",
+        help="vulnerabilities per affected_manifests batch (default: 1000)",
+    )
+    p.add_argument("--batches", type=_positive, default=3, help="timed Redis batches (default: 3)")
+    p.add_argument(
+        "--postgres-batches",
+        type=_positive,
+        default=1,
+        help="timed PostgreSQL batches, each B sequential calls (default: 1)",
+    )
+    p.add_argument(
+        "--reads",
+        type=_positive,
+        default=2000,
+        metavar="R",
+        help="manifests (and layers) sampled for the read paths (default: 2000)",
+    )
+    p.add_argument(
+        "--stores",
+        type=_stores,
+        default=STORES,
+        help="comma list of stores to measure (default: redis,postgres)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="directory for the JSON, Markdown and PNG files (default: bench-results)",
+    )
+    p.add_argument("--redis-url", default=None, help="use this Redis instead of a private one")
+    p.add_argument(
+        "--postgres-dsn", default=None, help="use this PostgreSQL (an empty database) instead"
+    )
+    p.add_argument(
+        "--install",
+        action="store_true",
+        help="apt-get install postgresql / redis-server when their binaries are missing",
+    )
+    p.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
+    p.add_argument("--json", action="store_true", help="print the JSON results instead of Markdown")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run what the parsed arguments ask for; 0 on success, 1 on failure."""
+    from redis_store.bench import report
+    from redis_store.bench.servers import ServerError
+
+    docs = []
+    try:
+        for n in args.manifests:
+            opts = Options(
+                manifests=n,
+                seed=args.seed,
+                vulnerabilities=args.vulnerabilities,
+                reads=args.reads,
+                batch_size=args.batch_size,
+                batches=args.batches,
+                postgres_batches=args.postgres_batches,
+                stores=args.stores,
+                out=args.out,
+                redis_url=args.redis_url,
+                postgres_dsn=args.postgres_dsn,
+                install=args.install,
+                chart=not args.no_chart,
+            )
+            docs.append(run(opts))
+    except (BenchError, ServerError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(
+            orjson.dumps(docs if len(docs) > 1 else docs[0], option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
+    else:
+        for doc in docs:
+            print(report.markdown(doc))
+            print(f"\nwritten: {', '.join(doc['files'].values())}\n")
+    failed = [d for d in docs if d["checks"] and not d["checks"].get("all_equal")]
+    if failed:
+        print("bench: the stores answered differently (see 'checks' in the JSON)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="redis-store against claircore's PostgreSQL schema and the Redis floor,"
+        " side by side on private servers.",
+    )
+    add_arguments(parser)
+    return run_cli(parser.parse_args(argv))
+
+
+__all__ = [
+    "BenchError",
+    "Contestant",
+    "Floor",
+    "Options",
+    "PostgresContestant",
+    "RedisContestant",
+    "add_arguments",
+    "canonical_report",
+    "main",
+    "measure",
+    "prepare_workload",
+    "run",
+    "run_cli",
+]

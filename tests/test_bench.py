@@ -1,0 +1,143 @@
+"""The benchmark harness end to end, on private PostgreSQL and Redis servers (N = 20).
+
+This is the baseline's correctness check: the PostgreSQL store built to claircore's schema
+must answer ``index_report``, ``packages_by_layer`` and ``affected_manifests`` exactly as the
+Redis store does for the same workload, and the result files must be written. Timings are not
+asserted. Without the ``initdb``/``postgres``/``redis-server`` binaries (or without psycopg and
+matplotlib, the ``bench`` extra) the tests skip; with ``CI=true`` they must run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redis_store.bench import servers
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _need(ok: bool, reason: str) -> None:
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}: the benchmark smoke test must run")
+        pytest.skip(reason)
+
+
+def _require_everything() -> None:
+    missing = servers.missing_binaries()
+    _need(not missing, f"not installed: {', '.join(missing)}")
+    for module in ("psycopg", "matplotlib"):
+        _need(
+            importlib.util.find_spec(module) is not None,
+            f"{module} is not installed (pip install -e '.[bench]')",
+        )
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+    _require_everything()
+    from redis_store.bench.harness import Options, run
+
+    out = tmp_path_factory.mktemp("bench-results")
+    doc = run(
+        Options(
+            manifests=20,
+            seed=7,
+            vulnerabilities=200,
+            reads=20,
+            batch_size=100,
+            batches=1,
+            floor_calls=50,
+            out=out,
+            progress=False,
+        )
+    )
+    yield doc, out
+
+
+@pytest.mark.slow
+def test_postgres_store_answers_like_the_redis_store(
+    bench_run: tuple[dict[str, Any], Path],
+) -> None:
+    doc, _ = bench_run
+    checks = doc["checks"]
+    assert checks["index_report_compared"] == 20
+    assert checks["index_report_mismatches"] == 0, checks["index_report_mismatch_examples"]
+    assert checks["postgres_vs_workload_report_mismatches"] == 0
+    assert checks["packages_by_layer_compared"] > 0
+    assert checks["packages_by_layer_mismatches"] == 0
+    assert checks["affected_compared"] == 200
+    assert checks["affected_mismatches"] == 0, checks["affected_mismatch_examples"]
+    assert checks["affected_batch_equal"]
+    assert checks["all_equal"]
+    for name in ("redis", "postgres"):
+        store = doc["stores"][name]
+        # the sample hits manifests (not a vacuous comparison) and nothing was undecided
+        assert store["affected"]["manifests_per_vulnerability"] > 0
+        assert store["affected"]["batch_pairs"] > 0
+        assert store["reads"]["manifest_scanned_true"] == 20
+        assert store["reads"]["layer_scanned_true"] == 20
+        assert store["delete"]["manifests"] == 2
+        assert store["delete"]["unexpected_results"] == 0
+        assert store["delete"]["verified_gone"] == store["delete"]["verified_of"]
+
+
+@pytest.mark.slow
+def test_results_are_written(bench_run: tuple[dict[str, Any], Path]) -> None:
+    doc, out = bench_run
+    for kind in ("json", "markdown", "chart"):
+        path = Path(doc["files"][kind])
+        assert path.parent == out
+        assert path.stat().st_size > 0
+    md = (out / "bench-n20.md").read_text()
+    assert "| index_report |" in md and "PG / Redis" in md
+    assert (out / "latency-vs-n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    meta = doc["meta"]
+    assert meta["versions"]["redis_settings"]["appendfsync"] == "everysec"
+    assert meta["versions"]["postgresql_settings"]["fsync"] == "on"
+    assert meta["versions"]["postgresql_settings"]["synchronous_commit"] == "on"
+    ops = doc["stores"]["redis"]["operations"]
+    # round trips counted at the connection: one per read, two per AffectedManifests call
+    assert ops["index_report"]["round_trips_median"] == 1
+    assert ops["affected_manifests_batch(100)"]["round_trips_median"] == 2
+    assert {t["target"] for t in doc["targets"]} >= {"affected_manifests (median)"}
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[servers.PostgresServer]:
+    _need(servers.postgres_bindir() is not None, "initdb/postgres are not installed")
+    _need(importlib.util.find_spec("psycopg") is not None, "psycopg is not installed")
+    server = servers.start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_postgres_delete_skips_locked_manifests_and_frees_unused_layers(
+    postgres: servers.PostgresServer,
+) -> None:
+    from redis_store import Layer, Manifest
+    from redis_store.bench.postgres import PostgresStore, fnv1a64
+
+    store = PostgresStore(postgres.dsn)
+    store.drop_schema()
+    store.create_schema()
+    base = "sha256:" + "0" * 64
+    digests = [f"sha256:{i:064x}" for i in range(1, 4)]
+    for i, d in enumerate(digests):
+        own = f"sha256:{i + 100:064x}"
+        store.persist_manifest(Manifest(hash=d, layers=[Layer(hash=base), Layer(hash=own)]))
+    with store.manifest_lock(digests[2]):
+        assert store.delete_manifests(*digests, "sha256:" + "f" * 64) == digests[:2]
+    layers = {r[0] for r in store.conn.execute("SELECT hash FROM layer")}
+    assert layers == {base, f"sha256:{102:064x}"}
+    assert store.delete_manifests(digests[2]) == [digests[2]]
+    assert store.conn.execute("SELECT count(*) FROM layer").fetchone() == (0,)
+    assert fnv1a64("") == 0xCBF29CE484222325 - (1 << 64)
+    store.close()

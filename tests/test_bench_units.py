@@ -1,0 +1,178 @@
+"""The benchmark's pure parts: key families, ID-free report comparison, timing, targets,
+Markdown, and the error a missing server binary gives. No server needed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from redis_store import workload
+from redis_store.bench import report, servers
+from redis_store.bench.harness import (
+    OpSamples,
+    Recorder,
+    Timed,
+    canonical_report,
+    percentile,
+    redis_family,
+)
+from redis_store.models import IndexReport
+
+
+def test_redis_family() -> None:
+    ns = "bench"
+    assert redis_family("bench:{m:sha256:ab}:report", ns) == "manifest:report"
+    assert redis_family("bench:{m:sha256:ab}", ns) == "manifest"
+    assert redis_family("bench:{g}:pkg:ids", ns) == "global:pkg:ids"
+    assert redis_family("bench:{l:sha256:cd}:pkg", ns) == "layer:pkg"
+    assert redis_family("bench:{n:gzip}", ns) == "name:records"
+    assert redis_family("bench:{n:gzip}:7", ns) == "name:bucket"
+    assert redis_family("bench:odd", ns) == "other"
+
+
+def _renumber(r: IndexReport, offset: int) -> IndexReport:
+    """The same report with every ID shifted, as another store would number it."""
+
+    def new(i: str) -> str:
+        return str(int(i) + offset) if i else i
+
+    packages = {}
+    for p in (r.packages or {}).values():
+        src = p.source
+        if src is not None:
+            src = replace(src, id=new(src.id))
+        packages[new(p.id)] = replace(p, id=new(p.id), source=src)
+    envs = {
+        new(pid): [
+            replace(
+                e,
+                distribution_id=new(e.distribution_id),
+                repository_ids=None
+                if e.repository_ids is None
+                else [new(x) for x in e.repository_ids],
+            )
+            for e in es
+        ]
+        for pid, es in (r.environments or {}).items()
+    }
+    return replace(
+        r,
+        packages=packages,
+        environments=envs,
+        distributions={new(k): replace(d, id=new(k)) for k, d in (r.distributions or {}).items()},
+        repositories={new(k): replace(x, id=new(k)) for k, x in (r.repositories or {}).items()},
+    )
+
+
+def test_canonical_report_ignores_ids_but_not_content() -> None:
+    r = next(iter(workload.generate(3, seed=1)))
+    same = _renumber(r, 1000)
+    assert canonical_report(same) == canonical_report(r)
+    pid = next(iter(r.packages or {}))
+    assert r.packages is not None
+    changed = replace(r, packages={**r.packages, pid: replace(r.packages[pid], version="0-x")})
+    assert canonical_report(changed) != canonical_report(r)
+    assert canonical_report(None) == "none"
+
+
+def test_timing_proxy_and_summaries() -> None:
+    class Store:
+        def ping(self, x: int) -> int:
+            return x + 1
+
+        value = 3
+
+    rec = Recorder(None)
+    t: Any = Timed(Store(), rec, "index.")
+    assert t.ping(1) == 2 and t.ping(2) == 3
+    assert t.value == 3
+    s = rec.ops["index.ping"].summary()
+    assert s["calls"] == 2 and s["median_ms"] >= 0 and "round_trips_median" not in s
+    assert OpSamples().summary() == {"calls": 0}
+    assert percentile([1.0], 99) == 1.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == pytest.approx(99.01)
+
+
+def _doc(redis_ms: float, pg_ms: float) -> dict[str, Any]:
+    def ops(ms: float) -> dict[str, Any]:
+        one = {"calls": 10, "median_ms": ms, "p99_ms": ms * 2, "throughput_per_s": 1e3 / ms}
+        return {
+            name: dict(one)
+            for name in (
+                "end_to_end",
+                "index_report",
+                "manifest_scanned",
+                "layer_scanned",
+                "packages_by_layer",
+                "affected_manifests",
+                "affected_manifests_batch(1000)",
+                "delete_manifests",
+                "index.set_index_report",
+            )
+        }
+
+    def store(ms: float, rate: float) -> dict[str, Any]:
+        return {
+            "index": {
+                "manifests_per_second": rate,
+                "manifests_per_second_without_register_scanners": rate,
+            },
+            "operations": ops(ms),
+            "reads": {},
+            "memory": {
+                "info_delta_per_manifest": 1000.0,
+                "memory_usage_per_manifest": 900.0,
+                "families": {"manifest:report": {"per_manifest": 500.0}},
+            },
+            "storage": {
+                "per_manifest": 4000.0,
+                "per_manifest_before_vacuum": 5000.0,
+                "tables": {"manifest_index": {"per_manifest": 3000.0}},
+            },
+        }
+
+    r, p = store(redis_ms, 100.0), store(pg_ms, 10.0)
+    del r["storage"], p["memory"]
+    return {
+        "meta": {"manifests": 100, "seed": 0, "stores": ["redis", "postgres"], "started": "x"},
+        "stores": {"redis": r, "postgres": p},
+        "floor": {
+            "floor: GET + orjson.loads (report JSON)": {
+                "calls": 10,
+                "median_ms": redis_ms,
+                "p99_ms": redis_ms,
+                "throughput_per_s": 1.0,
+            }
+        },
+        "checks": {},
+    }
+
+
+def test_targets_and_markdown() -> None:
+    doc = _doc(redis_ms=0.1, pg_ms=5.0)
+    doc["targets"] = report.targets(doc)
+    met = {t["target"]: t["met"] for t in doc["targets"]}
+    assert met["end-to-end indexing (manifests/s)"] is True  # 10x
+    assert met["index_report (median)"] is True  # 50x
+    assert met["index_report vs GET + orjson.loads of the same reports"] is True  # 1x
+    assert met["Redis memory per manifest / PostgreSQL bytes per manifest"] is True  # 0.25
+    md = report.markdown(doc)
+    assert "| index_report | 10 | 100 µs | 200 µs |" in md
+    assert "50.0x" in md
+    assert "set_index_report (while indexing)" in md
+    slow = _doc(redis_ms=5.0, pg_ms=5.0)
+    ratios = [t for t in report.targets(slow) if t["required"].startswith(">=")]
+    assert [t["met"] for t in ratios if "manifests/s" not in t["target"]] == [False] * 7
+
+
+def test_missing_binaries_give_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servers, "postgres_bindir", lambda: None)
+    monkeypatch.setattr(servers, "redis_binary", lambda: None)
+    assert servers.missing_binaries() == ["postgresql", "redis-server"]
+    with pytest.raises(servers.ServerError) as e:
+        servers.require_binaries()
+    text = str(e.value)
+    assert "initdb/postgres" in text and "redis-server" in text
+    assert "apt-get install -y postgresql redis-server" in text and "--install" in text
