@@ -27,6 +27,7 @@ connection, as ``tests/test_round_trips.py`` does. Then the stores' answers are 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import os
 import platform
@@ -762,6 +763,36 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def _cpu_split() -> tuple[set[int] | None, set[int] | None]:
+    """The client on one CPU, the servers on the others (None, None with fewer than two).
+
+    On a VM, a round trip between processes on different vCPUs costs a cross-CPU wake-up
+    (tens of microseconds more than on the same vCPU); left to the scheduler, each server
+    lands on either side, and a store's latency would depend on where its server happens
+    to run. Pinned, every round trip of every store crosses CPUs the same way.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None, None
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+@contextmanager
+def _affinity(cpus: set[int] | None) -> Iterator[None]:
+    if not cpus:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def _by_size(seconds: list[float], sample: list[IndexReport]) -> list[dict[str, Any]]:
     """index_report medians in three report-size classes (package count terciles)."""
     pairs = sorted(zip((len(r.packages or {}) for r in sample), seconds, strict=True))
@@ -911,6 +942,7 @@ class Options:
     redis_url: str | None = None
     postgres_dsn: str | None = None
     install: bool = False
+    pin: bool = True
     chart: bool = True
     progress: bool | None = None
 
@@ -939,12 +971,21 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
         reads=opts.reads,
         progress=progress,
     )
+    # The workload stays in memory for the whole run: keep the collector off it, so that
+    # full collections do not charge decode-heavy calls for scanning millions of objects.
+    gc.collect()
+    gc.freeze()
+    client_cpus, server_cpus = _cpu_split() if opts.pin else (None, None)
     need_redis = "redis" in opts.stores and opts.redis_url is None
     need_pg = "postgres" in opts.stores and opts.postgres_dsn is None
     results: dict[str, Any] = {}
     answers: dict[str, dict[str, Any]] = {}
     floor: dict[str, Any] | None = None
-    with servers(postgres=need_pg, redis=need_redis, install=opts.install) as srv:
+    previous = os.sched_getaffinity(0) if client_cpus else None
+    with (
+        servers(postgres=need_pg, redis=need_redis, install=opts.install, cpus=server_cpus) as srv,
+        _affinity(client_cpus),
+    ):
         redis_url = opts.redis_url or (srv.redis.url if srv.redis else None)
         pg_dsn = opts.postgres_dsn or (srv.postgres.dsn if srv.postgres else None)
         trips = RoundTrips()
@@ -983,6 +1024,7 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             results[c.name] = c.result
             answers[c.name] = c.answers
         vers = versions(redis_url, pg_dsn)
+    gc.unfreeze()
     doc: dict[str, Any] = {
         "meta": {
             "manifests": opts.manifests,
@@ -999,6 +1041,11 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             "machine": machine_info(),
             "versions": vers,
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "cpus": {
+                "client": sorted(client_cpus) if client_cpus else None,
+                "servers": sorted(server_cpus) if server_cpus else None,
+                "before": sorted(previous) if previous else None,
+            },
         },
         "workload": wl.stats,
         "stores": results,
@@ -1093,6 +1140,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apt-get install postgresql / redis-server when their binaries are missing",
     )
+    p.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave CPU placement to the scheduler (default: the benchmark on the first CPU,"
+        " the servers on the others)",
+    )
     p.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
     p.add_argument("--json", action="store_true", help="print the JSON results instead of Markdown")
 
@@ -1118,6 +1171,7 @@ def run_cli(args: argparse.Namespace) -> int:
                 redis_url=args.redis_url,
                 postgres_dsn=args.postgres_dsn,
                 install=args.install,
+                pin=not args.no_pin,
                 chart=not args.no_chart,
             )
             docs.append(run(opts))

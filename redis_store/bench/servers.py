@@ -20,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,8 +185,23 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def start_postgres(*, bindir: Path | None = None, timeout: float = 60.0) -> PostgresServer:
-    """initdb a cluster in a temporary directory and start ``postgres`` on a free port."""
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the server (and every process it forks) to ``cpus``."""
+    if not cpus:
+        return None
+    chosen = set(cpus)
+
+    def pin() -> None:
+        os.sched_setaffinity(0, chosen)
+
+    return pin
+
+
+def start_postgres(
+    *, bindir: Path | None = None, timeout: float = 60.0, cpus: set[int] | None = None
+) -> PostgresServer:
+    """initdb a cluster in a temporary directory and start ``postgres`` on a free port
+    (on ``cpus`` only, when given)."""
     bindir = bindir or postgres_bindir()
     if bindir is None:
         require_binaries(postgres=True, redis=False)
@@ -247,6 +262,7 @@ def start_postgres(*, bindir: Path | None = None, timeout: float = 60.0) -> Post
         stderr=subprocess.STDOUT,
         env=env,
         cwd=workdir,
+        preexec_fn=_pinned(cpus),
         user=uid,
         group=gid,
         extra_groups=groups,
@@ -312,8 +328,11 @@ class RedisServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_redis(*, binary: str | None = None, timeout: float = 20.0) -> RedisServer:
-    """``redis-server`` with AOF everysec and no RDB snapshots, on a free loopback port."""
+def start_redis(
+    *, binary: str | None = None, timeout: float = 20.0, cpus: set[int] | None = None
+) -> RedisServer:
+    """``redis-server`` with AOF everysec and no RDB snapshots, on a free loopback port
+    (on ``cpus`` only, when given)."""
     binary = binary or redis_binary()
     if binary is None:
         require_binaries(postgres=False, redis=True)
@@ -341,7 +360,9 @@ def start_redis(*, binary: str | None = None, timeout: float = 20.0) -> RedisSer
         "--logfile",
         str(workdir / "redis.log"),
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pinned(cpus)
+    )
     server = RedisServer(proc, port, workdir, binary)
     deadline = time.monotonic() + timeout
     while True:
@@ -373,17 +394,22 @@ class Servers:
 
 @contextmanager
 def servers(
-    *, postgres: bool = True, redis: bool = True, install: bool = False
+    *,
+    postgres: bool = True,
+    redis: bool = True,
+    install: bool = False,
+    cpus: set[int] | None = None,
 ) -> Iterator[Servers]:
-    """Start the private servers the run needs and stop them afterwards, whatever happens."""
+    """Start the private servers the run needs (on ``cpus`` only, when given) and stop them
+    afterwards, whatever happens."""
     require_binaries(postgres=postgres, redis=redis, install=install)
     with ExitStack() as stack:
         out = Servers()
         if redis:
-            out.redis = start_redis()
+            out.redis = start_redis(cpus=cpus)
             stack.callback(out.redis.stop)
         if postgres:
-            out.postgres = start_postgres()
+            out.postgres = start_postgres(cpus=cpus)
             stack.callback(out.postgres.stop)
         yield out
 
