@@ -151,6 +151,15 @@ class KeyLayout:
             return ("other", "", key)
         return (family, rest[:end], rest[end + 1 :].lstrip(":"))
 
+    def family(self, key: str) -> str:
+        """The family memory reports group a key under: ``manifest:report``, ``name:bucket``."""
+        family, _, suffix = self.classify(key)
+        if family == "other":
+            return "other"
+        if family == "name":
+            return "name:bucket" if suffix else "name:records"
+        return f"{family}:{suffix}" if suffix else family
+
     def match_pattern(self) -> str:
         """A SCAN pattern matching every key of the namespace."""
         escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.namespace)

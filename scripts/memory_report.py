@@ -11,7 +11,6 @@ namespace (deleted again afterwards unless --keep).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,15 +23,7 @@ from redis_store.keys import KeyLayout
 
 def family(key: str, namespace: str) -> str:
     """``ns:{m:<digest>}:report`` -> ``manifest:report`` and so on."""
-    rest = key[len(namespace) + 1 :]
-    m = re.match(r"\{(g|m|l|n):.*?\}(.*)$", rest) or re.match(r"\{(g)\}(.*)$", rest)
-    if not m:
-        return "other"
-    kind = {"g": "global", "m": "manifest", "l": "layer", "n": "name"}[m.group(1)]
-    tail = m.group(2).lstrip(":")
-    if kind == "name":
-        tail = "bucket" if tail else "records"
-    return f"{kind}:{tail}" if tail else kind
+    return KeyLayout(namespace).family(key)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ def test_redis_family() -> None:
     assert redis_family("bench:{g}:pkg:ids", ns) == "global:pkg:ids"
     assert redis_family("bench:{l:sha256:cd}:pkg", ns) == "layer:pkg"
     assert redis_family("bench:{n:gzip}", ns) == "name:records"
-    assert redis_family("bench:{n:gzip}:7", ns) == "name:bucket"
+    assert redis_family("bench:{n:gzip}:7:1:0:0", ns) == "name:bucket"
     assert redis_family("bench:odd", ns) == "other"
 
 

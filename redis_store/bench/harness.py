@@ -32,7 +32,6 @@ import hashlib
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import threading
@@ -50,6 +49,7 @@ import redis
 import redis.connection
 
 from redis_store import replay, workload
+from redis_store.keys import KeyLayout
 from redis_store.models import (
     IndexReport,
     Package,
@@ -371,16 +371,8 @@ def canonical_packages(pkgs: Iterable[Package]) -> str:
 
 
 def redis_family(key: str, namespace: str) -> str:
-    """``ns:{m:<digest>}:report`` -> ``manifest:report`` (``scripts/memory_report.py``'s rule)."""
-    rest = key[len(namespace) + 1 :]
-    m = re.match(r"\{(g|m|l|n):.*?\}(.*)$", rest) or re.match(r"\{(g)\}(.*)$", rest)
-    if not m:
-        return "other"
-    kind = {"g": "global", "m": "manifest", "l": "layer", "n": "name"}[m.group(1)]
-    tail = m.group(2).lstrip(":")
-    if kind == "name":
-        tail = "bucket" if tail else "records"
-    return f"{kind}:{tail}" if tail else kind
+    """``ns:{m:<digest>}:report`` -> ``manifest:report`` (the store's own grouping)."""
+    return KeyLayout(namespace).family(key)
 
 
 class Contestant:

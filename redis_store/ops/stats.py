@@ -31,20 +31,13 @@ class StoreStats:
         return asdict(self)
 
 
-def _family(store: RedisStore, key: str) -> str:
-    family, _, suffix = store.keys.classify(key)
-    if family == "name":
-        return "name:bucket" if suffix else "name:records"
-    return f"{family}:{suffix}" if suffix else family
-
-
 def store_stats(store: RedisStore, *, sample: int = 50, largest: int = 10) -> StoreStats:
     """Read the namespace (SCAN) and summarise it."""
     client, k = store.client, store.keys
     by_family: dict[str, list[str]] = defaultdict(list)
     for raw in client.scan_iter(match=k.match_pattern(), count=1000):
         key = raw.decode()
-        by_family[_family(store, key)].append(key)
+        by_family[k.family(key)].append(key)
     out = StoreStats()
     out.counts["manifests"] = int(client.hlen(k.manifests))
     out.counts["layers"] = len(by_family.get("layer", []))
