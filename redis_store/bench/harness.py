@@ -38,7 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,6 +395,9 @@ class Contestant:
     def before_index(self) -> None:
         """Called once the scanners are registered, before the first manifest."""
 
+    def settle(self) -> None:
+        """Finish background work before a measured phase (untimed)."""
+
     def after_index(self, manifests: int) -> None:
         """Called when every store has indexed every manifest."""
 
@@ -420,7 +423,32 @@ class RedisContestant(Contestant):
     def before_index(self) -> None:
         self.used_before = self.used_memory()
 
+    def settle(self, timeout: float = 600.0) -> None:
+        """Rewrite the AOF now and wait for it, so that no rewrite (a forked child
+        competing with both servers for CPU) starts during the next measurements."""
+        deadline = time.monotonic() + timeout
+
+        def busy() -> bool:
+            info = self.client.info("persistence")
+            return bool(
+                info.get("aof_rewrite_in_progress")
+                or info.get("aof_rewrite_scheduled")
+                or info.get("rdb_bgsave_in_progress")
+            )
+
+        while busy() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with suppress(redis.ResponseError):
+            self.client.bgrewriteaof()
+        time.sleep(0.2)
+        while busy() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def before_delete(self, manifests: int) -> None:
+        self.settle()
+
     def after_index(self, manifests: int) -> None:
+        self.settle()
         after = self.used_memory()
         usage: Counter[str] = Counter()
         count: Counter[str] = Counter()
@@ -463,13 +491,14 @@ class PostgresContestant(Contestant):
         super().__init__(PostgresStore(dsn), None)
 
     def after_index(self, manifests: int) -> None:
-        # what autovacuum would have done on a live database: planner statistics
-        self.store.analyze()
+        # what autovacuum would do in the next minutes (vacuum, statistics) and a checkpoint,
+        # now, untimed: otherwise they share the servers' CPU with the read phase
+        self.store.settle()
 
     def before_delete(self, manifests: int) -> None:
         before = self.store.storage(vacuum_full=False)
         after = self.store.storage(vacuum_full=True)
-        self.store.analyze()
+        self.store.settle()
         total = sum(after.values())
         self.result["storage"] = {
             "total_bytes_before_vacuum": sum(before.values()),
@@ -613,6 +642,8 @@ def measure(
     # -- read paths ---------------------------------------------------------------------
     sample = [wl.kept[i] for i in wl.read_sample]
     keys = floor.load(sample) if floor is not None else []
+    for c in cs:
+        c.settle()  # the floor's reports grew the AOF: rewrite it now, not mid-phase
     rounds: list[list[Call]] = []
     for j, r in enumerate(sample):
         calls: list[Call] = [

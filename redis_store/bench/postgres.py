@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Final
 
 import psycopg
@@ -569,6 +569,13 @@ class PostgresStore:
     def analyze(self) -> None:
         """``ANALYZE``, as autovacuum does on a live database."""
         self.conn.execute("ANALYZE")
+
+    def settle(self) -> None:
+        """Do now what autovacuum and the checkpointer would do in the next minutes
+        (``VACUUM (ANALYZE)``, ``CHECKPOINT``), so that it does not run during a measurement."""
+        self.conn.execute("VACUUM (ANALYZE)")
+        with suppress(psycopg.errors.InsufficientPrivilege):
+            self.conn.execute("CHECKPOINT")
 
     def storage(self, *, vacuum_full: bool = True) -> dict[str, int]:
         """``pg_total_relation_size`` (heap, TOAST and indexes) per table, after
