@@ -102,6 +102,12 @@ def _fields(value: bytes) -> list[str]:
     return fields
 
 
+def package_name(value: bytes) -> str:
+    """The name in a stored package row (it names the package's reverse-index key)."""
+    name: str = orjson.loads(value[HASH_BYTES:])[0]
+    return name
+
+
 def decode_package(pid: str, value: bytes) -> Package:
     """A stored package row, without artifact data (source, detector, package_db ...)."""
     name, version, kind, module, arch, norm = _fields(value)

@@ -126,6 +126,13 @@ class _Checker:
                     f"ID {mid!r} not in the table",
                     Fix(_cmd, "hset", k.manifests, mid, d) if mid else None,
                 )
+            if "pending" in h or "dirty" in h:  # a cluster's index_manifest was interrupted
+                self.add(
+                    "index-unfinished",
+                    k.manifest(d),
+                    "index_manifest did not finish updating the reverse index",
+                    Fix(_cmd, "hdel", k.manifest(d), "pending", "dirty"),
+                )
             for layer in filter(None, h.get("layers", "").split(",")):
                 if mid not in (ns.layers.get(layer) or ()):
                     self.add(

@@ -1,5 +1,10 @@
 """Reclaim what deletion left behind, safely while indexers run.
 
+On a Redis Cluster the same candidates are reclaimed in the cluster's two steps (the layer's
+or name's slot first, then the references in ``{g}``). Manifest-table entries of manifests
+that do not exist are left to ``fsck --repair``: an entry is written before its manifest
+claims it, so a collector running beside indexers cannot tell an orphan from a new manifest.
+
 Deletion reclaims everything inline (reference counts), so on a healthy store this finds
 nothing. It exists for what an interrupted multi-step operation, an older version or a hand
 edit may leave: layers no manifest uses, records with no manifest, and packages,
@@ -47,6 +52,15 @@ class GcResult:
         )
 
 
+def _release(store: RedisStore, ids: dict[str, list[str]]) -> None:
+    """Give back references in {g}, after what held them is gone (a cluster's last step)."""
+    args: list[str | int] = []
+    for kind in ENTITY_KINDS:
+        held = [i for i in ids.get(kind, ()) if i != "0"]
+        args += [len(held), *held]
+    store._scripts["c_release_all"](keys=store.keys.entity_keys(), args=args)
+
+
 def collect(
     store: RedisStore, *, dry_run: bool = False, progress: Progress | None = None
 ) -> GcResult:
@@ -66,6 +80,11 @@ def collect(
             continue
         if dry_run:
             result.layers += 1
+        elif store.cluster:  # two steps: the layer's slot, then references in {g}
+            held = scripts["c_layer_leave"](keys=k.layer_keys(layer), args=dead)
+            if held:
+                _release(store, dict(zip(ENTITY_KINDS, held, strict=True)))
+                result.layers += 1
         else:
             keys = [*k.layer_keys(layer), *entity_keys]
             result.layers += int(scripts["gc_layer"](keys=keys, args=dead))
@@ -84,7 +103,15 @@ def collect(
             if dry_run:
                 result.records += 1
                 continue
-            keys = [k.name(name), *entity_keys, *(k.bucket(name, rec, int(b)) for b in buckets)]
+            bucket_keys = [k.bucket(name, rec, int(b)) for b in buckets]
+            if store.cluster:  # two steps: the name's slot, then references in {g}
+                args = [rec, *buckets, *sorted(members)]
+                if scripts["c_rec_remove"](keys=[k.name(name), *bucket_keys], args=args):
+                    p, d, r = rec.split(":")
+                    _release(store, {"pkg": [p], "dist": [d], "repo": [r]})
+                    result.records += 1
+                continue
+            keys = [k.name(name), *entity_keys, *bucket_keys]
             result.records += int(scripts["gc_record"](keys=keys, args=[rec, *sorted(members)]))
     # entities: referenced by layer artifacts and records (as of the snapshot)
     used: dict[str, Counter[str]] = {kind: Counter() for kind in ENTITY_KINDS}

@@ -12,16 +12,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
-from redis.exceptions import ResponseError
 
 from redis_store.codec import storage
 from redis_store.errors import (
     InvalidInputError,
     LockError,
     StoreError,
-    UnknownLayerError,
     UnknownManifestError,
-    UnknownScannerError,
 )
 from redis_store.keys import KeyLayout, bucket_of
 from redis_store.matchers import DEFAULT_MATCHERS, Candidate, Matcher, evaluate
@@ -38,63 +35,15 @@ from redis_store.models import (
     Repository,
     Vulnerability,
 )
+from redis_store.store import cluster as on_cluster
 from redis_store.store import validate
 from redis_store.store.protocol import Batch, Op, Script, operation
+from redis_store.store.replies import text, unwrap
 
 T = TypeVar("T")
 
 #: How often a write that raced with another writer of the same manifest is retried.
 MAX_RETRIES: Final = 32
-
-_ERRORS: Final[dict[str, type[StoreError]]] = {
-    "UNKNOWN_SCANNER": UnknownScannerError,
-    "UNKNOWN_LAYER": UnknownLayerError,
-    "UNKNOWN_MANIFEST": UnknownManifestError,
-    "UNKNOWN_ID": InvalidInputError,
-    "NAME_MISMATCH": InvalidInputError,
-}
-
-_MESSAGES: Final = {
-    "UNKNOWN_SCANNER": "scanner is not registered: {}",
-    "UNKNOWN_LAYER": "layer {} was never persisted",
-    "UNKNOWN_MANIFEST": "manifest {} was never persisted",
-    "UNKNOWN_ID": "{}: no such ID was assigned by this store",
-    "NAME_MISMATCH": "{}: the report's package name differs from the stored package",
-}
-
-
-def unwrap(reply: Any, subject: str = "") -> Any:
-    """A script reply, or the store error its REDIS_STORE error reply stands for."""
-    if isinstance(reply, ResponseError):
-        text = str(reply)
-        marker = text.find("REDIS_STORE ")
-        if marker < 0:
-            raise reply
-        code, _, detail = text[marker + 12 :].partition(" ")
-        detail = detail.strip()
-        if code == "UNKNOWN_SCANNER":
-            detail = _scanner_text(detail)
-        elif not detail:
-            detail = subject
-        elif subject:
-            detail = f"{subject}: {detail}"
-        raise _ERRORS.get(code, StoreError)(_MESSAGES.get(code, code + " {}").format(detail))
-    if isinstance(reply, Exception):
-        raise reply
-    return reply
-
-
-def _scanner_text(ident: str) -> str:
-    try:
-        name, version, kind = orjson.loads(ident.split(" ")[0] if ident[:1] != "[" else ident)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
-        return ident
-    return f"name={name!r} version={version!r} kind={kind!r}"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 class StoreCore:
     """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`."""
@@ -113,6 +62,11 @@ class StoreCore:
         self.undecided: Counter[str] = Counter()
         #: Manifest digests as read from the manifest table (see _stored_digest).
         self._digests: dict[bytes, Digest] = {}
+        #: Whether the client is a Redis Cluster client: multi-slot methods then run as
+        #: ordered per-slot steps (:mod:`redis_store.store.cluster`).
+        self.cluster = False
+        #: Scanner identity -> ID, for the cluster steps (an ID never changes once assigned).
+        self._scanner_ids: dict[bytes, bytes] = {}
 
     # -- scanners ------------------------------------------------------------------------
     @operation
@@ -123,7 +77,7 @@ class StoreCore:
             return
         k = self.keys
         (reply,) = yield [Script("register_scanners", [k.scanners, k.seq], idents)]
-        unwrap(reply)
+        self._scanner_ids.update(zip(idents, unwrap(reply), strict=True))
 
     # -- manifests -----------------------------------------------------------------------
     @operation
@@ -135,6 +89,8 @@ class StoreCore:
         layers: dict[str, None] = {}
         for i, layer in enumerate(validate.sequence(manifest.layers, "manifest.layers")):
             layers[validate.digest(layer, f"manifest.layers[{i}]")] = None
+        if self.cluster:
+            return (yield from on_cluster.persist_manifest(self, digest, list(layers)))
         k = self.keys
         keys = [k.manifest(digest), k.manifests, k.seq, *(k.layer(d) for d in layers)]
         (reply,) = yield [Script("persist_manifest", keys, [digest, *layers])]
@@ -159,6 +115,8 @@ class StoreCore:
         k = self.keys
         keys = [k.scanners, k.manifest(d), k.manifest_scanned(d), k.report(d)]
         blob = storage.encode_report(report)
+        if self.cluster:
+            return (yield from on_cluster.set_index_finished(self, d, blob, idents))
         (reply,) = yield [Script("set_index_finished", keys, [blob, *idents])]
         unwrap(reply, d)
 
@@ -169,6 +127,8 @@ class StoreCore:
         idents = validate.scanner_identities(scanners)
         if not idents:
             return True
+        if self.cluster:
+            return (yield from on_cluster.manifest_scanned(self, d, idents))
         k = self.keys
         keys = [k.scanners, k.manifest_scanned(d)]
         (reply,) = yield [Script("manifest_scanned", keys, idents)]
@@ -189,6 +149,8 @@ class StoreCore:
         """Mark the layer scanned by the scanner."""
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
+        if self.cluster:
+            return (yield from on_cluster.set_layer_scanned(self, d, ident))
         k = self.keys
         keys = [k.scanners, k.layer(d), k.layer_scanned(d)]
         (reply,) = yield [Script("set_layer_scanned", keys, [ident])]
@@ -199,6 +161,8 @@ class StoreCore:
         """Whether the scanner scanned the layer (False for an unknown layer)."""
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
+        if self.cluster:
+            return (yield from on_cluster.layer_scanned(self, d, ident))
         k = self.keys
         (reply,) = yield [Script("layer_scanned", [k.scanners, k.layer_scanned(d)], [ident])]
         return bool(unwrap(reply))
@@ -206,6 +170,13 @@ class StoreCore:
     def _index(self, kind: str, layer: object, scanner: object, args: list[bytes]) -> Op[None]:
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
+        if self.cluster:
+            if kind == "pkg":  # per package: source, package values; tail, filepath
+                values = [v for i in range(0, len(args), 4) for v in args[i : i + 2]]
+                tails = [v for i in range(2, len(args), 4) for v in args[i : i + 2]]
+            else:
+                values, tails = args, []
+            return (yield from on_cluster.index_artifacts(self, kind, d, ident, values, tails))
         k = self.keys
         keys = [
             k.scanners,
@@ -275,12 +246,17 @@ class StoreCore:
         idents = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
         if not idents:
             return {}, [], {}
-        k = self.keys
-        keys = [k.scanners, k.layer_artifacts(d, kind), k.entity_data(kind)]
-        (reply,) = yield [Script("by_layer", keys, [b"pkg" if kind == "pkg" else b"-", *idents])]
-        scids, artifacts, ids, values = unwrap(reply)
+        if self.cluster:
+            scids, artifacts, found = yield from on_cluster.by_layer(self, kind, d, idents)
+        else:
+            k = self.keys
+            keys = [k.scanners, k.layer_artifacts(d, kind), k.entity_data(kind)]
+            kind_arg = b"pkg" if kind == "pkg" else b"-"
+            (reply,) = yield [Script("by_layer", keys, [kind_arg, *idents])]
+            scids, artifacts, ids, values = unwrap(reply)
+            found = dict(zip(ids, values, strict=True))
         by_id = {scid: items[i] for i, scid in enumerate(scids)}
-        return by_id, artifacts, dict(zip(ids, values, strict=True))
+        return by_id, artifacts, found
 
     @operation
     def packages_by_layer(
@@ -376,6 +352,8 @@ class StoreCore:
         report = validate.report(report)
         d = Digest(report.hash or "")
         rows = self._records(report)
+        if self.cluster:
+            return (yield from on_cluster.index_manifest(self, d, rows))
         new_list = ",".join(sorted(rows)).encode()
         k = self.keys
         for _ in range(MAX_RETRIES):
@@ -386,7 +364,7 @@ class StoreCore:
             gen, mid, _layers, old_list, *names = plan
             bucket = bucket_of(int(mid))
             old = dict(
-                zip(_text(old_list).split(",") if old_list else [], map(_text, names), strict=True)
+                zip(text(old_list).split(",") if old_list else [], map(text, names), strict=True)
             )
             keys = [k.manifest(d), k.seq, *k.entity_keys()]
             args: list[Any] = [gen, new_list, bucket]
@@ -408,14 +386,14 @@ class StoreCore:
         gen, mid, layers, recs, *names = plan
         k = self.keys
         bucket = bucket_of(int(mid))
-        layer_list = _text(layers).split(",") if layers else []
-        rec_list = _text(recs).split(",") if recs else []
+        layer_list = text(layers).split(",") if layers else []
+        rec_list = text(recs).split(",") if recs else []
         keys = [k.manifest(d), k.manifest_scanned(d), k.report(d), k.lock(d), k.manifests]
         keys += k.entity_keys()
         for layer in layer_list:
             keys += k.layer_keys(layer)
         for rec, name in zip(rec_list, names, strict=True):
-            keys += [k.name(_text(name)), k.bucket(_text(name), rec, bucket)]
+            keys += [k.name(text(name)), k.bucket(text(name), rec, bucket)]
         token = self._held_locks.get(d, "")
         return Script("delete_manifest", keys, [gen, token, len(layer_list), bucket, *rec_list])
 
@@ -427,6 +405,9 @@ class StoreCore:
         wanted = list(
             dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests))
         )
+        if self.cluster:
+            gone = set((yield from on_cluster.delete_manifests(self, wanted)))
+            return [d for d in wanted if d in gone]
         deleted: set[str] = set()
         pending = wanted
         for _ in range(MAX_RETRIES):
@@ -492,8 +473,11 @@ class StoreCore:
         if not names:
             return [[] for _ in vulns]
         k = self.keys
-        keys = [k.entity_data("pkg"), k.entity_data("dist"), k.entity_data("repo")]
-        (reply,) = yield [Script("affected_candidates", keys + [k.name(n) for n in names])]
+        if self.cluster:
+            reply = yield from on_cluster.affected_candidates(self, list(names))
+        else:
+            keys = [k.entity_data("pkg"), k.entity_data("dist"), k.entity_data("repo")]
+            (reply,) = yield [Script("affected_candidates", keys + [k.name(n) for n in names])]
         candidates, buckets = self._candidates(list(names), unwrap(reply))
         matched: list[set[str]] = []
         for v in vulns:
@@ -504,7 +488,10 @@ class StoreCore:
         wanted = sorted({b for found in matched for rec in found for b in buckets[rec]})
         if not wanted:
             return [[] for _ in vulns]
-        (reply,) = yield [Script("manifests_of", [k.manifests, *wanted])]
+        if self.cluster:
+            reply = yield from on_cluster.manifests_of(self, wanted)
+        else:
+            (reply,) = yield [Script("manifests_of", [k.manifests, *wanted])]
         per_bucket, ids, digests = unwrap(reply)
         digest_of = {i: self._stored_digest(d) for i, d in zip(ids, digests, strict=True) if d}
         members = {key: m for key, m in zip(wanted, per_bucket, strict=True)}

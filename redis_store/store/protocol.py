@@ -10,7 +10,9 @@ async store, so no method is written twice.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -40,11 +42,19 @@ class Command:
     args: tuple[Arg, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Not a call: the driver sleeps this long, then resumes the operation with no replies
+    (waiting for a lock between attempts, without the core doing I/O)."""
+
+    seconds: float
+
+
 Call = Script | Command
 #: Calls sent together in one round trip; their replies come back in the same order, an
 #: error reply as the exception object in its place.
 Batch = list[Call]
-Op = Generator[Batch, list[Any], R]
+Op = Generator[Batch | Pause, list[Any], R]
 
 
 class SyncDriver:
@@ -57,7 +67,11 @@ class SyncDriver:
         try:
             batch = next(op)
             while True:
-                batch = op.send(self._send(batch))
+                if isinstance(batch, Pause):
+                    time.sleep(batch.seconds)
+                    batch = op.send([])
+                else:
+                    batch = op.send(self._send(batch))
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -73,7 +87,11 @@ class AsyncDriver:
         try:
             batch = next(op)
             while True:
-                batch = op.send(await self._send(batch))
+                if isinstance(batch, Pause):
+                    await asyncio.sleep(batch.seconds)
+                    batch = op.send([])
+                else:
+                    batch = op.send(await self._send(batch))
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -123,4 +141,14 @@ class operation(Generic[P, R]):
         return bound
 
 
-__all__ = ["AsyncDriver", "Batch", "Call", "Command", "Op", "Script", "SyncDriver", "operation"]
+__all__ = [
+    "AsyncDriver",
+    "Batch",
+    "Call",
+    "Command",
+    "Op",
+    "Pause",
+    "Script",
+    "SyncDriver",
+    "operation",
+]

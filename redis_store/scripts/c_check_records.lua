@@ -1,0 +1,34 @@
+-- Cluster step, slot {g}. KEYS: package data, package refs, distribution data, refs,
+-- repository data, refs.
+-- ARGV: number of records to add, then (record "pid:did:rid", package name) per record to
+-- add, then package IDs whose names the caller needs.
+-- Validates every record to add (its IDs exist, the package has that name), then takes one
+-- reference per ID of each, before the records enter the reverse index; c_release gives back
+-- those a record already held. Returns the names of the trailing package IDs (nil if none).
+local PD, PR, DD, DR, RD, RR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+  local rec, name = ARGV[2 + i * 2], ARGV[3 + i * 2]
+  local p, d, r = record_ids(rec)
+  local v = redis.call('HGET', PD, p)
+  if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
+  if cjson.decode(string.sub(v, 17))[1] ~= name then
+    return fail('NAME_MISMATCH', 'package ' .. p)
+  end
+  if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then
+    return fail('UNKNOWN_ID', 'distribution ' .. d)
+  end
+  if r ~= '0' and redis.call('HEXISTS', RD, r) == 0 then
+    return fail('UNKNOWN_ID', 'repository ' .. r)
+  end
+end
+for i = 0, n - 1 do
+  local p, d, r = record_ids(ARGV[2 + i * 2])
+  addref(PR, p); addref(DR, d); addref(RR, r)
+end
+local names = {}
+for i = 2 + n * 2, #ARGV do
+  local v = redis.call('HGET', PD, ARGV[i])
+  if v then names[#names + 1] = cjson.decode(string.sub(v, 17))[1] else names[#names + 1] = false end
+end
+return names
