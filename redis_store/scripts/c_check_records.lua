@@ -8,19 +8,8 @@
 local PD, PR, DD, DR, RD, RR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
-  local rec, name = ARGV[2 + i * 2], ARGV[3 + i * 2]
-  local p, d, r = record_ids(rec)
-  local v = redis.call('HGET', PD, p)
-  if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
-  if cjson.decode(string.sub(v, 17))[1] ~= name then
-    return fail('NAME_MISMATCH', 'package ' .. p)
-  end
-  if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then
-    return fail('UNKNOWN_ID', 'distribution ' .. d)
-  end
-  if r ~= '0' and redis.call('HEXISTS', RD, r) == 0 then
-    return fail('UNKNOWN_ID', 'repository ' .. r)
-  end
+  local err = check_record(PD, DD, RD, ARGV[2 + i * 2], ARGV[3 + i * 2])
+  if err then return err end
 end
 for i = 0, n - 1 do
   local p, d, r = record_ids(ARGV[2 + i * 2])

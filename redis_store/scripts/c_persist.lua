@@ -11,17 +11,6 @@ if not mid then
   redis.call('HSET', m, 'id', mid, 'layers', '', 'recs', '')
 end
 touch(m)
-local layers = redis.call('HGET', m, 'layers') or ''
-local have = {}
-for _, d in ipairs(split(layers, ',')) do have[d] = true end
-local changed = false
-for i = 2, #ARGV do
-  if not have[ARGV[i]] then
-    have[ARGV[i]] = true
-    if layers == '' then layers = ARGV[i] else layers = layers .. ',' .. ARGV[i] end
-    changed = true
-  end
-end
-if changed then redis.call('HSET', m, 'layers', layers) end
+local changed = add_layers(m, 2)
 if changed or not redis.call('HGET', m, 'gen') then redis.call('HINCRBY', m, 'gen', 1) end
 return mid

@@ -17,18 +17,8 @@ local n = (#ARGV - 3) / 3
 for i = 0, n - 1 do
   local rec, name, op = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
   if op == '+' then
-    local p, d, r = record_ids(rec)
-    local v = redis.call('HGET', PD, p)
-    if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
-    if cjson.decode(string.sub(v, 17))[1] ~= name then
-      return fail('NAME_MISMATCH', 'package ' .. p)
-    end
-    if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then
-      return fail('UNKNOWN_ID', 'distribution ' .. d)
-    end
-    if r ~= '0' and redis.call('HEXISTS', RD, r) == 0 then
-      return fail('UNKNOWN_ID', 'repository ' .. r)
-    end
+    local err = check_record(PD, DD, RD, rec, name)
+    if err then return err end
   end
 end
 for i = 0, n - 1 do

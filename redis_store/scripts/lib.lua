@@ -107,3 +107,38 @@ local function touch(m)
   local used = tonumber(redis.call('HGET', m, 'used') or '0')
   if t - used >= 60 then redis.call('HSET', m, 'used', t) end
 end
+
+-- Validate an index record "pid:did:rid" of a package named name: nil, or the error reply.
+local function check_record(PD, DD, RD, rec, name)
+  local p, d, r = record_ids(rec)
+  local v = redis.call('HGET', PD, p)
+  if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
+  if cjson.decode(string.sub(v, 17))[1] ~= name then
+    return fail('NAME_MISMATCH', 'package ' .. p)
+  end
+  if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then
+    return fail('UNKNOWN_ID', 'distribution ' .. d)
+  end
+  if r ~= '0' and redis.call('HEXISTS', RD, r) == 0 then
+    return fail('UNKNOWN_ID', 'repository ' .. r)
+  end
+  return nil
+end
+
+-- Append the layer digests ARGV[first..] a manifest hash does not list yet to its 'layers';
+-- returns whether the list changed.
+local function add_layers(m, first)
+  local layers = redis.call('HGET', m, 'layers') or ''
+  local have = {}
+  for _, d in ipairs(split(layers, ',')) do have[d] = true end
+  local changed = false
+  for i = first, #ARGV do
+    if not have[ARGV[i]] then
+      have[ARGV[i]] = true
+      if layers == '' then layers = ARGV[i] else layers = layers .. ',' .. ARGV[i] end
+      changed = true
+    end
+  end
+  if changed then redis.call('HSET', m, 'layers', layers) end
+  return changed
+end

@@ -9,19 +9,8 @@ if not mid then
   redis.call('HSET', manifests, mid, ARGV[1])
 end
 touch(m)
-local layers = redis.call('HGET', m, 'layers') or ''
-local have = {}
-for _, d in ipairs(split(layers, ',')) do have[d] = true end
-local changed = false
-for i = 2, #ARGV do
-  redis.call('SADD', KEYS[i + 2], mid)
-  if not have[ARGV[i]] then
-    have[ARGV[i]] = true
-    if layers == '' then layers = ARGV[i] else layers = layers .. ',' .. ARGV[i] end
-    changed = true
-  end
-end
-if changed or not redis.call('HGET', m, 'gen') then
-  redis.call('HSET', m, 'layers', layers, 'gen', redis.call('HINCRBY', seq, 'gen', 1))
+for i = 4, #KEYS do redis.call('SADD', KEYS[i], mid) end
+if add_layers(m, 2) or not redis.call('HGET', m, 'gen') then
+  redis.call('HSET', m, 'gen', redis.call('HINCRBY', seq, 'gen', 1))
 end
 return mid
