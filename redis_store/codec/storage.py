@@ -157,11 +157,6 @@ def decode_file(_fid: str, value: bytes) -> File:
     return File(path=f[0], kind=f[1])
 
 
-def package_name(value: bytes) -> str:
-    """The name of a stored package."""
-    return str(_fields(value)[0])
-
-
 def artifact_tail(p: Package) -> bytes:
     """The part of a package artifact's identity the client supplies."""
     return orjson.dumps([p.package_db, p.repository_hint])

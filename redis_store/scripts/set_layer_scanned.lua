@@ -1,6 +1,5 @@
--- KEYS: scanners registry, layer set, layer scanned set. ARGV: scanner identity.
-local ids, bad = scanner_ids(KEYS[1], ARGV, 1, 1)
-if not ids then return fail('UNKNOWN_SCANNER', bad) end
-if redis.call('EXISTS', KEYS[2]) == 0 then return fail('UNKNOWN_LAYER', '') end
-redis.call('SADD', KEYS[3], ids[1])
+-- KEYS: layer set, layer scanned set (one slot). ARGV: scanner ID (the client resolves
+-- identities to IDs, which never change once assigned).
+if redis.call('EXISTS', KEYS[1]) == 0 then return fail('UNKNOWN_LAYER', '') end
+redis.call('SADD', KEYS[2], ARGV[1])
 return 1

@@ -29,34 +29,16 @@ from redis_store.errors import (
     StoreError,
     UnknownLayerError,
     UnknownManifestError,
-    UnknownScannerError,
 )
 from redis_store.keys import ENTITY_KINDS, bucket_of
 from redis_store.store.protocol import Batch, Call, Command, Op, Pause, Script
-from redis_store.store.replies import scanner_text, text, unwrap
+from redis_store.store.replies import text, unwrap
 
 if TYPE_CHECKING:
     from redis_store.store.core import StoreCore
 
 #: Attempts of a step sequence that found the manifest changed under it.
 MAX_RETRIES: Final = 32
-
-
-# -- scanners ----------------------------------------------------------------------------
-def scanner_ids(core: StoreCore, idents: Sequence[bytes]) -> Op[list[bytes]]:
-    """Scanner IDs of registered identities. An ID never changes once assigned, so it is
-    cached: after the first call a scanner costs no round trip."""
-    cache = core._scanner_ids
-    missing = [i for i in dict.fromkeys(idents) if i not in cache]
-    if missing:
-        (found,) = yield [Command(("HMGET", core.keys.scanners, *missing))]
-        for ident, sid in zip(missing, unwrap(found), strict=True):
-            if sid is None:
-                raise UnknownScannerError(
-                    "scanner is not registered: " + scanner_text(ident.decode())
-                )
-            cache[ident] = sid
-    return [cache[i] for i in idents]
 
 
 # -- manifests ---------------------------------------------------------------------------
@@ -81,37 +63,7 @@ def persist_manifest(core: StoreCore, digest: str, layers: list[str]) -> Op[None
             unwrap(reply)
 
 
-def set_index_finished(
-    core: StoreCore, digest: str, blob: bytes, idents: list[bytes]
-) -> Op[None]:
-    ids = yield from scanner_ids(core, idents)
-    k = core.keys
-    keys = [k.manifest(digest), k.manifest_scanned(digest), k.report(digest)]
-    (reply,) = yield [Script("c_set_index_finished", keys, [blob, *ids])]
-    unwrap(reply, digest)
-
-
-def manifest_scanned(core: StoreCore, digest: str, idents: list[bytes]) -> Op[bool]:
-    ids = yield from scanner_ids(core, idents)
-    (reply,) = yield [Command(("SMISMEMBER", core.keys.manifest_scanned(digest), *ids))]
-    return all(unwrap(reply))
-
-
 # -- layers ------------------------------------------------------------------------------
-def set_layer_scanned(core: StoreCore, digest: str, ident: bytes) -> Op[None]:
-    (sid,) = yield from scanner_ids(core, [ident])
-    k = core.keys
-    keys = [k.layer(digest), k.layer_scanned(digest)]
-    (reply,) = yield [Script("c_set_layer_scanned", keys, [sid])]
-    unwrap(reply, digest)
-
-
-def layer_scanned(core: StoreCore, digest: str, ident: bytes) -> Op[bool]:
-    (sid,) = yield from scanner_ids(core, [ident])
-    (reply,) = yield [Command(("SISMEMBER", core.keys.layer_scanned(digest), sid))]
-    return bool(unwrap(reply))
-
-
 def index_artifacts(
     core: StoreCore, kind: str, digest: str, ident: bytes, values: list[bytes], tails: list[bytes]
 ) -> Op[None]:
@@ -121,7 +73,7 @@ def index_artifacts(
     For packages ``values`` alternate source and package values and ``tails`` alternate the
     artifact tail and the filepath, per package; otherwise ``tails`` is empty.
     """
-    (sid,) = yield from scanner_ids(core, [ident])
+    (sid,) = yield from core._scanner_id_list([ident])
     # checked first, so that bad input changes nothing (not even an ID counter)
     (reply,) = yield [Command(("EXISTS", core.keys.layer(digest)))]
     if not unwrap(reply):
@@ -154,7 +106,7 @@ def by_layer(
 ) -> Op[tuple[list[bytes], list[bytes], dict[bytes, bytes]]]:
     """(scanner IDs, artifacts of those scanners, entity values): the artifact list of
     ``{l:...}``, then the entities they name from ``{g}``."""
-    ids = yield from scanner_ids(core, idents)
+    ids = yield from core._scanner_id_list(idents)
     k = core.keys
     (listed,) = yield [Command(("LRANGE", k.layer_artifacts(digest, kind), 0, -1))]
     want = set(ids)

@@ -19,6 +19,7 @@ from redis_store.errors import (
     LockError,
     StoreError,
     UnknownManifestError,
+    UnknownScannerError,
 )
 from redis_store.keys import KeyLayout, bucket_of
 from redis_store.matchers import DEFAULT_MATCHERS, Candidate, Matcher, evaluate
@@ -37,13 +38,14 @@ from redis_store.models import (
 )
 from redis_store.store import cluster as on_cluster
 from redis_store.store import validate
-from redis_store.store.protocol import Batch, Op, Script, operation
-from redis_store.store.replies import text, unwrap
+from redis_store.store.protocol import Batch, Command, Op, Script, operation
+from redis_store.store.replies import scanner_text, text, unwrap
 
 T = TypeVar("T")
 
 #: How often a write that raced with another writer of the same manifest is retried.
 MAX_RETRIES: Final = 32
+
 
 class StoreCore:
     """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`."""
@@ -65,7 +67,7 @@ class StoreCore:
         #: Whether the client is a Redis Cluster client: multi-slot methods then run as
         #: ordered per-slot steps (:mod:`redis_store.store.cluster`).
         self.cluster = False
-        #: Scanner identity -> ID, for the cluster steps (an ID never changes once assigned).
+        #: Scanner identity -> ID (an ID never changes once assigned; see _scanner_id_list).
         self._scanner_ids: dict[bytes, bytes] = {}
 
     # -- scanners ------------------------------------------------------------------------
@@ -78,6 +80,21 @@ class StoreCore:
         k = self.keys
         (reply,) = yield [Script("register_scanners", [k.scanners, k.seq], idents)]
         self._scanner_ids.update(zip(idents, unwrap(reply), strict=True))
+
+    def _scanner_id_list(self, idents: Sequence[bytes]) -> Op[list[bytes]]:
+        """Scanner IDs of registered identities. An ID never changes once assigned, so they
+        are cached (filled by register_scanners too): a known scanner costs no round trip."""
+        cache = self._scanner_ids
+        missing = [i for i in dict.fromkeys(idents) if i not in cache]
+        if missing:
+            (found,) = yield [Command(("HMGET", self.keys.scanners, *missing))]
+            for ident, sid in zip(missing, unwrap(found), strict=True):
+                if sid is None:
+                    raise UnknownScannerError(
+                        "scanner is not registered: " + scanner_text(ident.decode())
+                    )
+                cache[ident] = sid
+        return [cache[i] for i in idents]
 
     # -- manifests -----------------------------------------------------------------------
     @operation
@@ -112,12 +129,11 @@ class StoreCore:
         report = validate.report(report)
         idents = validate.scanner_identities(scanners)
         d = Digest(report.hash or "")
+        ids = yield from self._scanner_id_list(idents)
         k = self.keys
-        keys = [k.scanners, k.manifest(d), k.manifest_scanned(d), k.report(d)]
+        keys = [k.manifest(d), k.manifest_scanned(d), k.report(d)]
         blob = storage.encode_report(report)
-        if self.cluster:
-            return (yield from on_cluster.set_index_finished(self, d, blob, idents))
-        (reply,) = yield [Script("set_index_finished", keys, [blob, *idents])]
+        (reply,) = yield [Script("set_index_finished", keys, [blob, *ids])]
         unwrap(reply, d)
 
     @operation
@@ -127,12 +143,9 @@ class StoreCore:
         idents = validate.scanner_identities(scanners)
         if not idents:
             return True
-        if self.cluster:
-            return (yield from on_cluster.manifest_scanned(self, d, idents))
-        k = self.keys
-        keys = [k.scanners, k.manifest_scanned(d)]
-        (reply,) = yield [Script("manifest_scanned", keys, idents)]
-        return bool(unwrap(reply))
+        ids = yield from self._scanner_id_list(idents)
+        (reply,) = yield [Command(("SMISMEMBER", self.keys.manifest_scanned(d), *ids))]
+        return all(unwrap(reply))
 
     @operation
     def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
@@ -149,11 +162,9 @@ class StoreCore:
         """Mark the layer scanned by the scanner."""
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
-        if self.cluster:
-            return (yield from on_cluster.set_layer_scanned(self, d, ident))
-        k = self.keys
-        keys = [k.scanners, k.layer(d), k.layer_scanned(d)]
-        (reply,) = yield [Script("set_layer_scanned", keys, [ident])]
+        (sid,) = yield from self._scanner_id_list([ident])
+        keys = [self.keys.layer(d), self.keys.layer_scanned(d)]
+        (reply,) = yield [Script("set_layer_scanned", keys, [sid])]
         unwrap(reply, d)
 
     @operation
@@ -161,10 +172,8 @@ class StoreCore:
         """Whether the scanner scanned the layer (False for an unknown layer)."""
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
-        if self.cluster:
-            return (yield from on_cluster.layer_scanned(self, d, ident))
-        k = self.keys
-        (reply,) = yield [Script("layer_scanned", [k.scanners, k.layer_scanned(d)], [ident])]
+        (sid,) = yield from self._scanner_id_list([ident])
+        (reply,) = yield [Command(("SISMEMBER", self.keys.layer_scanned(d), sid))]
         return bool(unwrap(reply))
 
     def _index(self, kind: str, layer: object, scanner: object, args: list[bytes]) -> Op[None]:

@@ -1,9 +1,0 @@
--- Cluster step, slot {m:<digest>}. KEYS: manifest hash, manifest scanned set, report.
--- ARGV: encoded report, then scanner IDs. Atomic per manifest, like set_index_finished.
-if redis.call('EXISTS', KEYS[1]) == 0 then return fail('UNKNOWN_MANIFEST', '') end
-local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-if #ids > 0 then chunked('SADD', KEYS[2], ids) end
-redis.call('SET', KEYS[3], ARGV[1])
-touch(KEYS[1])
-return 1
