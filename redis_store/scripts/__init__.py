@@ -17,8 +17,6 @@ NAMES: Final = (
     "register_scanners",
     "persist_manifest",
     "set_layer_scanned",
-    "layer_scanned",
-    "manifest_scanned",
     "set_index_report",
     "set_index_finished",
     "index_packages",
@@ -34,6 +32,20 @@ NAMES: Final = (
     "gc_layer",
     "gc_entities",
     "gc_record",
+    # Redis Cluster steps, one slot each (redis_store.store.cluster)
+    "c_persist",
+    "c_new_id",
+    "c_drop_id",
+    "c_take",
+    "c_append",
+    "c_release_all",
+    "c_check_records",
+    "c_switch",
+    "c_settle",
+    "c_rec_add",
+    "c_rec_remove",
+    "c_delete_manifest",
+    "c_layer_leave",
 )
 
 
@@ -59,4 +71,46 @@ def source(name: str) -> ScriptSource:
     return ScriptSource(name, text, hashlib.sha1(text.encode()).hexdigest())
 
 
-__all__ = ["NAMES", "ScriptSource", "source"]
+#: Scripts that never write. Everything else is a write, so a new script is treated as one
+#: (and covered by ``wait_replicas``) unless it is listed here.
+READ_ONLY: Final = frozenset(
+    {
+        "layer_scanned",
+        "manifest_scanned",
+        "by_layer",
+        "manifest_plan",
+        "affected_candidates",
+        "manifests_of",
+    }
+)
+#: Writes not worth waiting for: ``index_report`` only records the read time (``used``,
+#: for expiry), which may be lost in a failover without harm.
+NO_WAIT: Final = READ_ONLY | {"index_report"}
+#: The prefix of the Redis Cluster variants of a script (``c_persist`` ...).
+CLUSTER_PREFIX: Final = "c_"
+
+
+def is_write(name: str) -> bool:
+    """Whether a batch calling script ``name`` must be followed by WAIT (``wait_replicas``).
+
+    A cluster variant ``c_<x>`` follows the rule of ``<x>``; a name not known to be
+    read-only counts as a write, so forgetting to list a new script errs on the safe side.
+    """
+    base = name.removeprefix(CLUSTER_PREFIX)
+    return name not in NO_WAIT and base not in NO_WAIT
+
+
+#: The package's scripts that write (``is_write``), for ``wait_replicas``.
+WRITES: Final = frozenset(name for name in NAMES if is_write(name))
+
+
+__all__ = [
+    "CLUSTER_PREFIX",
+    "NAMES",
+    "NO_WAIT",
+    "READ_ONLY",
+    "WRITES",
+    "ScriptSource",
+    "is_write",
+    "source",
+]
