@@ -106,3 +106,29 @@ def test_records_shared_between_manifests(store: Any, backend: Any) -> None:
     index = reverse_index(backend.client())
     assert index["openssl"] == {m2} and "zlib" not in index
     assert violations(backend.client()) == []
+
+
+def test_names_with_escapes_index_and_delete(store: Any, backend: Any) -> None:
+    """Scripts read a package's name straight from its stored JSON unless it has escapes."""
+    m, layer = gen.random_digest(), gen.random_digest()
+    store.register_scanners([S])
+    store.persist_manifest(Manifest(hash=m, layers=[Layer(hash=layer)]))
+    names = ['we"ird', "back\\slash", "caf\u00e9", "tab\tname", "plain"]
+    store.index_packages([Package(name=n, version="1") for n in names], layer, S)
+    pkgs = store.packages_by_layer(layer, [S])
+    rep = IndexReport(
+        hash=m,
+        packages={p.id: p for p in pkgs},
+        environments={p.id: [Environment(introduced_in=layer)] for p in pkgs},
+    )
+    store.index_manifest(rep)
+    # "" is the source-less packages' empty source, indexed as claircore does
+    assert reverse_index(backend.client()) == {n: {m} for n in [*names, ""]}
+    assert violations(backend.client()) == []
+    first = pkgs[0]
+    envs = {first.id: [Environment(introduced_in=layer)]}
+    store.index_manifest(IndexReport(hash=m, packages={first.id: first}, environments=envs))
+    assert reverse_index(backend.client()) == {names[0]: {m}, "": {m}}
+    assert store.delete_manifests(m) == [m]
+    assert reverse_index(backend.client()) == {}
+    assert violations(backend.client()) == []

@@ -18,6 +18,6 @@ end
 local names = {}
 for i = 2 + n * 2, #ARGV do
   local v = redis.call('HGET', PD, ARGV[i])
-  if v then names[#names + 1] = cjson.decode(string.sub(v, 17))[1] else names[#names + 1] = false end
+  if v then names[#names + 1] = package_name(v) else names[#names + 1] = false end
 end
 return names

@@ -108,12 +108,20 @@ local function touch(m)
   if t - used >= 60 then redis.call('HSET', m, 'used', t) end
 end
 
+-- The name in a stored package value (16-byte identity hash, then the JSON array
+-- ["name", ...]): read directly when it has no escapes, else decoded.
+local function package_name(v)
+  local name = string.match(v, '^%["([^"\\]*)"', 17)
+  if name then return name end
+  return cjson.decode(string.sub(v, 17))[1]
+end
+
 -- Validate an index record "pid:did:rid" of a package named name: nil, or the error reply.
 local function check_record(PD, DD, RD, rec, name)
   local p, d, r = record_ids(rec)
   local v = redis.call('HGET', PD, p)
   if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
-  if cjson.decode(string.sub(v, 17))[1] ~= name then
+  if package_name(v) ~= name then
     return fail('NAME_MISMATCH', 'package ' .. p)
   end
   if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then

@@ -8,6 +8,6 @@ local recs = split(v[4], ',')
 local pids = {}
 for i, rec in ipairs(recs) do pids[i] = string.match(rec, '^(%d+):') end
 for _, val in ipairs(chunked('HMGET', KEYS[2], pids)) do
-  if val then out[#out + 1] = cjson.decode(string.sub(val, 17))[1] else out[#out + 1] = '' end
+  if val then out[#out + 1] = package_name(val) else out[#out + 1] = '' end
 end
 return out
