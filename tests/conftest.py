@@ -1,7 +1,8 @@
-"""One suite, four stores: {fakeredis, real redis-server} x {sync, asyncio}.
+"""One suite, six stores: {fakeredis, real redis-server, Redis Cluster} x {sync, asyncio}.
 
-The real server is started from the ``redis-server`` binary on a free loopback port. Without
-the binary the real-backend tests skip, unless ``CI=true``, where they must run.
+The real server is started from the ``redis-server`` binary on a free loopback port; the
+cluster from the same binary (three primaries, one replica each) and ``redis-cli --cluster
+create``. Without the binaries those backends skip, unless ``CI=true``, where they must run.
 """
 
 from __future__ import annotations
@@ -14,59 +15,94 @@ from typing import Any
 
 import fakeredis
 import pytest
-import redis
-import redis.asyncio
 
 from redis_store import AsyncRedisStore, RedisStore
 from tests.support.adapters import BlockingAsyncStore
-from tests.support.server import RedisServer, redis_server_binary, start_redis
+from tests.support.server import (
+    RedisClusterServers,
+    RedisServer,
+    redis_cli_binary,
+    redis_server_binary,
+    start_cluster,
+    start_redis,
+)
 
 SHARED_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "claircore"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _require(binaries: dict[str, str | None], backend: str) -> None:
+    """Skip (fail under CI) when a binary the backend runs on is missing."""
+    missing = [name for name, path in binaries.items() if path is None]
+    if missing:
+        if IN_CI:
+            pytest.fail(f"CI=true but {', '.join(missing)} not installed: the {backend} must run")
+        pytest.skip(f"{', '.join(missing)} not installed: {backend} tests skipped")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        if IN_CI:
-            pytest.fail("CI=true but redis-server is not installed: the real backend must run")
-        pytest.skip("redis-server is not installed: real-backend tests skipped")
+    _require({"redis-server": redis_server_binary()}, "real backend")
     server = start_redis()
     yield server
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    _require(
+        {"redis-server": redis_server_binary(), "redis-cli": redis_cli_binary()},
+        "cluster backend",
+    )
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
 class Backend:
     """Makes clients of one backend; every test starts from an empty database."""
 
-    def __init__(self, kind: str, server: RedisServer | None) -> None:
+    def __init__(self, kind: str, server: RedisServer | RedisClusterServers | None) -> None:
         self.kind = kind
         self.server = server
         self.fake_server = fakeredis.FakeServer() if server is None else None
 
     @property
     def real(self) -> bool:
+        """A real Redis (a server or a cluster), not fakeredis."""
         return self.server is not None
+
+    @property
+    def cluster(self) -> bool:
+        return isinstance(self.server, RedisClusterServers)
+
+    @property
+    def url(self) -> str | None:
+        return None if self.server is None else self.server.url
 
     def client(self) -> Any:
         if self.server is not None:
-            return redis.Redis(host="127.0.0.1", port=self.server.port)
+            return self.server.client()
         return fakeredis.FakeRedis(server=self.fake_server)
 
     def async_client(self) -> Any:
         if self.server is not None:
-            return redis.asyncio.Redis(host="127.0.0.1", port=self.server.port)
+            return self.server.async_client()
         return fakeredis.FakeAsyncRedis(server=self.fake_server)
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "cluster"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "real":
-        server = request.getfixturevalue("redis_server")
-        server.client().flushall()
-        yield Backend("real", server)
-    else:
+    """Each test once per backend. A test marked ``single_node(reason)`` skips the cluster."""
+    if request.param == "fake":
         yield Backend("fake", None)
+        return
+    single = request.node.get_closest_marker("single_node")
+    if request.param == "cluster" and single is not None:
+        pytest.skip(f"single-node only: {single.kwargs.get('reason') or single.args[0]}")
+    server = request.getfixturevalue("redis_server" if request.param == "real" else "redis_cluster")
+    server.flush()
+    yield Backend(request.param, server)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -93,5 +129,8 @@ def sync_store(backend: Backend) -> Iterator[RedisStore]:
 
 
 def pytest_report_header() -> list[str]:
-    binary = redis_server_binary()
-    return [f"redis-server: {binary or 'not installed (real backend skipped)'}; CI={IN_CI}"]
+    server, cli = redis_server_binary(), redis_cli_binary()
+    return [
+        f"redis-server: {server or 'not installed (real and cluster backends skipped)'};"
+        f" redis-cli: {cli or 'not installed (cluster backend skipped)'}; CI={IN_CI}"
+    ]

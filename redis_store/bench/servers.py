@@ -3,7 +3,9 @@
 Both run from Debian's packages with the settings the benchmark documents: PostgreSQL with
 its defaults (``fsync`` and ``synchronous_commit`` on; only the port, the socket directory and
 ``listen_addresses=127.0.0.1`` are set), Redis with AOF ``everysec`` and no RDB snapshots.
-Each lives in its own temporary directory, removed when it stops.
+Each lives in its own temporary directory, removed when it stops. Redis can also run as a
+Redis Cluster of such servers (``start_redis_cluster``), formed with ``redis-cli --cluster
+create``; the test suite forms its cluster with the same :func:`form_cluster`.
 
 PostgreSQL refuses to run as root; as root, the cluster is created and run as the
 ``postgres`` system user that Debian's package creates.
@@ -24,6 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import redis
+import redis.cluster
 
 #: The Debian packages that provide the binaries, for messages and ``--install``.
 POSTGRES_PACKAGE = "postgresql"
@@ -75,13 +81,20 @@ def redis_binary() -> str | None:
     )
 
 
+def redis_cli_binary() -> str | None:
+    """``redis-cli`` (Debian's ``redis-tools``, which ``redis-server`` depends on)."""
+    return shutil.which("redis-cli") or next(
+        (p for p in ("/usr/bin/redis-cli",) if os.path.exists(p)), None
+    )
+
+
 def missing_binaries(*, postgres: bool = True, redis: bool = True) -> list[str]:
     """The Debian packages whose binaries are not installed (empty when all are)."""
     out = []
     if postgres and postgres_bindir() is None:
         out.append(POSTGRES_PACKAGE)
-    if redis and redis_binary() is None:
-        out.append(REDIS_PACKAGE)
+    if redis and (redis_binary() is None or redis_cli_binary() is None):
+        out.append(REDIS_PACKAGE)  # pulls in redis-tools (redis-cli) too
     return out
 
 
@@ -116,7 +129,7 @@ def require_binaries(*, postgres: bool = True, redis: bool = True, install: bool
         install_packages(missing)
         missing = missing_binaries(postgres=postgres, redis=redis)
     if missing:
-        what = {POSTGRES_PACKAGE: "initdb/postgres", REDIS_PACKAGE: "redis-server"}
+        what = {POSTGRES_PACKAGE: "initdb/postgres", REDIS_PACKAGE: "redis-server/redis-cli"}
         names = ", ".join(f"{what[p]} (Debian package {p!r})" for p in missing)
         raise ServerError(
             f"not installed: {names}. Install with 'apt-get install -y {' '.join(missing)}'"
@@ -329,10 +342,10 @@ class RedisServer:
 
 
 def start_redis(
-    *, binary: str | None = None, timeout: float = 20.0, cpus: set[int] | None = None
+    *extra: str, binary: str | None = None, timeout: float = 20.0, cpus: set[int] | None = None
 ) -> RedisServer:
     """``redis-server`` with AOF everysec and no RDB snapshots, on a free loopback port
-    (on ``cpus`` only, when given)."""
+    (on ``cpus`` only, when given); ``extra`` arguments are appended."""
     binary = binary or redis_binary()
     if binary is None:
         require_binaries(postgres=False, redis=True)
@@ -359,6 +372,7 @@ def start_redis(
         "yes",
         "--logfile",
         str(workdir / "redis.log"),
+        *extra,
     ]
     proc = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pinned(cpus)
@@ -384,12 +398,162 @@ def start_redis(
         time.sleep(0.02)
 
 
+# -- Redis Cluster ------------------------------------------------------------------------------
+
+
+def cluster_node_args(node_timeout_ms: int = 2000) -> list[str]:
+    """What makes a ``redis-server`` a cluster node, for ``start_redis(*args)``.
+
+    The bus port is chosen free like the client port (the default, port + 10000, may be taken
+    or above 65535), and replicas sync at once instead of after the 5 s diskless delay.
+    """
+    return [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",  # relative: in the node's own --dir
+        "--cluster-node-timeout",
+        str(node_timeout_ms),
+        "--cluster-port",
+        str(free_port()),
+        "--repl-diskless-sync-delay",
+        "0",
+    ]
+
+
+def form_cluster(ports: Sequence[int], replicas_per_master: int, timeout: float = 30.0) -> None:
+    """Join running cluster nodes into one cluster (``redis-cli --cluster create``) and wait
+    until every node says ``cluster_state:ok``, every node has the same view of who owns which
+    slots and who replicates whom, and every replica's link is up: a client's first view of
+    the topology is then the final one, and ``WAIT`` works at once."""
+    cli = redis_cli_binary()
+    if cli is None:
+        raise ServerError("redis-cli is not installed (Debian package 'redis-tools')")
+    addrs = [f"127.0.0.1:{p}" for p in ports]
+    args = ["--cluster", "create", *addrs, "--cluster-replicas", str(replicas_per_master)]
+    done = subprocess.run(
+        [cli, *args, "--cluster-yes"], capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise ServerError(f"redis-cli --cluster create failed:\n{done.stdout}{done.stderr}")
+    nodes = [redis.Redis(host="127.0.0.1", port=p) for p in ports]
+    try:
+        deadline = time.monotonic() + timeout
+        while not _cluster_settled(nodes):
+            if time.monotonic() > deadline:
+                raise ServerError(f"the cluster did not settle within {timeout:g}s")
+            time.sleep(0.02)
+    finally:
+        for n in nodes:
+            n.close()
+
+
+def _cluster_settled(nodes: Sequence[redis.Redis]) -> bool:
+    views = set()
+    try:
+        for node in nodes:
+            if node.cluster("INFO").get("cluster_state") != "ok":
+                return False
+            view = _cluster_view(node.cluster("NODES"))
+            if view is None or len(view[1]) != len(nodes):
+                return False
+            views.add(view)
+            repl = node.info("replication")
+            if repl["role"] == "slave" and repl.get("master_link_status") != "up":
+                return False
+    except redis.ConnectionError:
+        return False
+    return len(views) == 1
+
+
+def _cluster_view(nodes: dict[str, dict[str, Any]]) -> tuple[Any, ...] | None:
+    """One node's parsed CLUSTER NODES as (slot range -> primary, node -> its primary);
+    None while a node is still joining (handshake) or thought failing."""
+    flags = [set(n["flags"].split(",")) for n in nodes.values()]
+    if any(f & {"handshake", "noaddr", "fail", "fail?"} for f in flags):
+        return None
+    slots = sorted(
+        (tuple(r), n["node_id"])
+        for n in nodes.values()
+        if n["master_id"] == "-"
+        for r in n["slots"]
+    )
+    roles = sorted((n["node_id"], n["master_id"]) for n in nodes.values())
+    return tuple(slots), tuple(roles)
+
+
+def cluster_url(ports: Sequence[int]) -> str:
+    """A ``redis+cluster://`` URL naming every node (any one is enough to find the others)."""
+    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+
+
+@dataclass
+class RedisClusterServer:
+    """A private Redis Cluster: every node a :class:`RedisServer` (primaries first)."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        return cluster_url([n.port for n in self.nodes])
+
+    @property
+    def binary(self) -> str:
+        return self.nodes[0].binary
+
+    def version(self) -> str:
+        return self.nodes[0].version()
+
+    def client(self) -> redis.cluster.RedisCluster:
+        return redis.cluster.RedisCluster(
+            host="127.0.0.1", port=self.nodes[0].port, decode_responses=False
+        )
+
+    def stop(self) -> None:
+        """SIGTERM every node at once, then wait for each and remove its directory."""
+        for n in self.nodes:
+            if n.process.poll() is None:
+                n.process.terminate()
+        for n in self.nodes:
+            n.stop()
+
+
+def start_redis_cluster(
+    masters: int = 3,
+    replicas_per_master: int = 0,
+    *,
+    timeout: float = 30.0,
+    cpus: set[int] | None = None,
+) -> RedisClusterServer:
+    """A Redis Cluster of ``masters`` primaries (and replicas), each node set up as
+    :func:`start_redis` sets up the single server (AOF everysec, no RDB, loopback)."""
+    if masters < 3:
+        raise ServerError("a Redis Cluster needs at least 3 primaries")
+    nodes: list[RedisServer] = []
+    try:
+        for _ in range(masters * (1 + replicas_per_master)):
+            nodes.append(start_redis(*cluster_node_args(), timeout=timeout, cpus=cpus))
+        form_cluster([n.port for n in nodes], replicas_per_master, timeout)
+    except BaseException:
+        RedisClusterServer(nodes).stop()
+        raise
+    return RedisClusterServer(nodes)
+
+
 @dataclass
 class Servers:
     """What :func:`servers` started (``None`` for a store not benchmarked)."""
 
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
+    redis_cluster: RedisClusterServer | None = None
+
+    @property
+    def redis_url(self) -> str | None:
+        """The URL of the Redis that :func:`servers` started (server or cluster)."""
+        if self.redis_cluster is not None:
+            return self.redis_cluster.url
+        return self.redis.url if self.redis is not None else None
 
 
 @contextmanager
@@ -399,13 +563,18 @@ def servers(
     redis: bool = True,
     install: bool = False,
     cpus: set[int] | None = None,
+    cluster_masters: int = 0,
 ) -> Iterator[Servers]:
     """Start the private servers the run needs (on ``cpus`` only, when given) and stop them
-    afterwards, whatever happens."""
+    afterwards, whatever happens. With ``cluster_masters``, Redis is a cluster of that many
+    primaries instead of one server."""
     require_binaries(postgres=postgres, redis=redis, install=install)
     with ExitStack() as stack:
         out = Servers()
-        if redis:
+        if redis and cluster_masters:
+            out.redis_cluster = start_redis_cluster(cluster_masters, cpus=cpus)
+            stack.callback(out.redis_cluster.stop)
+        elif redis:
             out.redis = start_redis(cpus=cpus)
             stack.callback(out.redis.stop)
         if postgres:
@@ -416,16 +585,22 @@ def servers(
 
 __all__ = [
     "PostgresServer",
+    "RedisClusterServer",
     "RedisServer",
     "ServerError",
     "Servers",
+    "cluster_node_args",
+    "cluster_url",
+    "form_cluster",
     "free_port",
     "install_packages",
     "missing_binaries",
     "postgres_bindir",
     "redis_binary",
+    "redis_cli_binary",
     "require_binaries",
     "servers",
     "start_postgres",
     "start_redis",
+    "start_redis_cluster",
 ]
