@@ -13,6 +13,7 @@ from redis_store import IndexReport, Layer, Manifest, RedisStore, ops
 from tests.support import gen
 from tests.support.inspect import all_keys
 from tests.test_cli_helpers import (
+    INTERRUPTED_STEP,
     Cli,
     assert_consistent,
     interrupt_at,
@@ -109,6 +110,7 @@ def test_locked_manifest_is_skipped(cli: Cli, digests: list[str]) -> None:
     assert_consistent(indexer)
 
 
+@pytest.mark.single_node(reason=INTERRUPTED_STEP)
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("after", [False, True], ids=["before-call", "after-call"])
 def test_ctrl_c_during_delete(cli: Cli, digests: list[str], batch: int, after: bool) -> None:

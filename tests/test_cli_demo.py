@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from redis_store.cli import main
-from tests.support.server import RedisServer, free_port
+from tests.support.server import free_port
 
 STEPS = {"generate", "clear earlier run", "index (replay)", "index_report", "manifest_scanned",
          "packages_by_layer", "delete_manifests (10%)"}
@@ -98,17 +98,23 @@ def test_python_dash_m() -> None:
     assert "3 manifests" in done.stdout
 
 
-def test_demo_real_server(redis_server: RedisServer, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("servers", ["redis_server", "redis_cluster"])
+def test_demo_real_server(
+    servers: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a server (``redis://``) and a cluster (``redis+cluster://``, memory summed over the
+    primaries)."""
+    server = request.getfixturevalue(servers)
     ns = "cli-demo-test"
-    first = _run_json(capsys, "--manifests", "20", "--url", redis_server.url, "--namespace", ns)
-    assert first["backend"] == redis_server.url
+    first = _run_json(capsys, "--manifests", "20", "--url", server.url, "--namespace", ns)
+    assert first["backend"] == server.url
     st = first["stored"]
     assert st["manifests"] == 20 and st["deleted"] == 2
     assert st["server_used_memory"] > 0
     # A second run over the same namespace first removes what the first one left.
-    second = _run_json(capsys, "--manifests", "20", "--url", redis_server.url, "--namespace", ns)
+    second = _run_json(capsys, "--manifests", "20", "--url", server.url, "--namespace", ns)
     assert second["stored"]["cleared_from_earlier_run"] == 18
     assert second["stored"]["redis_keys_after_delete"] == st["redis_keys_after_delete"]
-    assert main(["demo", "--manifests", "20", "--url", redis_server.url,
+    assert main(["demo", "--manifests", "20", "--url", server.url,
                  "--namespace", ns]) == 0
-    assert "into redis://127.0.0.1:" in capsys.readouterr().out
+    assert f"into {server.url}," in capsys.readouterr().out

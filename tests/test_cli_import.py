@@ -18,6 +18,7 @@ from redis_store import IndexReport, RedisStore, ops
 from redis_store.errors import InvalidInputError
 from tests.support.server import RedisServer
 from tests.test_cli_helpers import (
+    INTERRUPTED_STEP,
     SHARED_REPORTS,
     Cli,
     assert_consistent,
@@ -200,6 +201,7 @@ def test_locked_manifest_fails_after_the_timeout(cli: Cli, tmp_path: Path) -> No
     assert "lock" in out["failures"][0]["error"].lower()
 
 
+@pytest.mark.single_node(reason=INTERRUPTED_STEP)
 @pytest.mark.parametrize("batch", [3, 40, 200])
 @pytest.mark.parametrize("after", [False, True], ids=["before-call", "after-call"])
 def test_ctrl_c_during_import(cli: Cli, tmp_path: Path, batch: int, after: bool) -> None:

@@ -1,4 +1,5 @@
-"""Several indexer processes sharing base layers while another process deletes (real Redis).
+"""Several indexer processes sharing base layers while another process deletes (a real Redis
+server, and a Redis Cluster, where the processes find the cluster from its URL).
 
 Afterwards every invariant of the layout holds, no surviving manifest lost a layer,
 package or report, and no deleted manifest answers.
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from redis_store import IndexReport, RedisStore, replay, workload
-from tests.support.inspect import reverse_index
+from tests.support.inspect import all_keys, reverse_index
 from tests.support.invariants import violations
 from tests.test_replay import canonical
 
@@ -46,14 +47,16 @@ def _deleter(url: str, digests: list[str], stop: Any, out: Any) -> None:
 
 
 @pytest.mark.slow
-def test_indexers_and_deleter(redis_server: Any) -> None:
-    redis_server.client().flushall()
+@pytest.mark.parametrize("servers", ["redis_server", "redis_cluster"])
+def test_indexers_and_deleter(servers: str, request: pytest.FixtureRequest) -> None:
+    server = request.getfixturevalue(servers)
+    server.flush()
     reports = {r.hash: r for r in workload.generate(MANIFESTS, seed=7)}
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     stop = ctx.Event()
-    procs = [ctx.Process(target=_indexer, args=(redis_server.url, w, out)) for w in range(INDEXERS)]
-    deleter = ctx.Process(target=_deleter, args=(redis_server.url, list(reports), stop, out))
+    procs = [ctx.Process(target=_indexer, args=(server.url, w, out)) for w in range(INDEXERS)]
+    deleter = ctx.Process(target=_deleter, args=(server.url, list(reports), stop, out))
     for p in [*procs, deleter]:
         p.start()
     events: list[tuple[str, Any]] = []
@@ -82,7 +85,7 @@ def test_indexers_and_deleter(redis_server: Any) -> None:
     assert "deleted" in kinds[:last_indexed], "no delete raced with indexing"
     assert survivors and gone
 
-    client = redis_server.client()
+    client = server.client()
     assert violations(client) == []
     store = RedisStore(client, namespace="test")
     index = reverse_index(client)
@@ -100,7 +103,7 @@ def test_indexers_and_deleter(redis_server: Any) -> None:
     # and everything can still be deleted down to the bookkeeping keys
     store.delete_manifests(*reports)
     assert violations(client) == []
-    assert {k.decode() for k in client.keys("test:*")} == {"test:{g}:scanners", "test:{g}:seq"}
+    assert all_keys(client) == {"test:{g}:scanners", "test:{g}:seq"}
 
 
 def _scanners(report: IndexReport) -> list[Any]:
