@@ -22,6 +22,7 @@ from redis_store.keys import ENTITY_KINDS
 from redis_store.ops.fsck import unlist_bucket
 from redis_store.ops.scan import Progress, batched, read_namespace
 from redis_store.store import RedisStore
+from redis_store.store import cluster as on_cluster
 
 _FIELDS = {"pkg": "packages", "dist": "distributions", "repo": "repositories", "file": "files"}
 
@@ -54,11 +55,8 @@ class GcResult:
 
 def _release(store: RedisStore, ids: dict[str, list[str]]) -> None:
     """Give back references in {g}, after what held them is gone (a cluster's last step)."""
-    args: list[str | int] = []
-    for kind in ENTITY_KINDS:
-        held = [i for i in ids.get(kind, ()) if i != "0"]
-        args += [len(held), *held]
-    store._scripts["c_release_all"](keys=store.keys.entity_keys(), args=args)
+    call = on_cluster.release(store, ids)
+    store._scripts[call.name](keys=call.keys, args=call.args)
 
 
 def collect(

@@ -11,9 +11,13 @@ for i = 0, n - 1 do
   local err = check_record(PD, DD, RD, ARGV[2 + i * 2], ARGV[3 + i * 2])
   if err then return err end
 end
+local counts = {{}, {}, {}}
 for i = 0, n - 1 do
   local p, d, r = record_ids(ARGV[2 + i * 2])
-  addref(PR, p); addref(DR, d); addref(RR, r)
+  tally(counts[1], p); tally(counts[2], d); tally(counts[3], r)
+end
+for t, refs in ipairs({PR, DR, RR}) do
+  for id, c in pairs(counts[t]) do addref(refs, id, c) end
 end
 local names = {}
 for i = 2 + n * 2, #ARGV do

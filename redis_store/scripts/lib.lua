@@ -46,10 +46,11 @@ local function upsert(ids, data, seq, counter, value)
   return id
 end
 
--- Drop one reference to an entity; reclaim it when nothing uses it any more.
-local function unref(data, ids, refs, id)
+-- Drop references (one unless count is given) to an entity; reclaim it when nothing uses it
+-- any more.
+local function unref(data, ids, refs, id, count)
   if id == '0' or id == '' then return end
-  local n = redis.call('HINCRBY', refs, id, -1)
+  local n = redis.call('HINCRBY', refs, id, -(count or 1))
   if n <= 0 then
     redis.call('HDEL', refs, id)
     local v = redis.call('HGET', data, id)
@@ -60,9 +61,14 @@ local function unref(data, ids, refs, id)
   end
 end
 
-local function addref(refs, id)
+local function addref(refs, id, count)
   if id == '0' or id == '' then return end
-  redis.call('HINCRBY', refs, id, 1)
+  redis.call('HINCRBY', refs, id, count or 1)
+end
+
+-- Count references per ID before taking them, so a shared ID costs one HINCRBY.
+local function tally(counts, id)
+  if id ~= '0' and id ~= '' then counts[id] = (counts[id] or 0) + 1 end
 end
 
 local function split(s, sep)

@@ -20,6 +20,7 @@ The rules that keep readers and repairs right:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,7 +32,7 @@ from redis_store.errors import (
     UnknownManifestError,
 )
 from redis_store.keys import ENTITY_KINDS, bucket_of
-from redis_store.store.protocol import Batch, Call, Command, Op, Pause, Script
+from redis_store.store.protocol import Batch, Command, Op, Pause, Script
 from redis_store.store.replies import text, unwrap
 
 if TYPE_CHECKING:
@@ -39,6 +40,27 @@ if TYPE_CHECKING:
 
 #: Attempts of a step sequence that found the manifest changed under it.
 MAX_RETRIES: Final = 32
+
+
+def run_steps(
+    steps: Sequence[Sequence[Script]], extra: Batch
+) -> Op[tuple[list[list[Any]], list[Any]]]:
+    """Lists of per-slot steps and ``extra`` calls in one round trip: each step's reply, and
+    extra's. (A script may only declare keys of one slot, so there is one per record.)"""
+    flat: Batch = [call for calls in steps for call in calls]
+    replies = (yield flat + list(extra)) if flat or extra else []
+    out: list[list[Any]] = []
+    at = 0
+    for calls in steps:
+        out.append([unwrap(r) for r in replies[at : at + len(calls)]])
+        at += len(calls)
+    return out, replies[at:]
+
+
+def read_keys(command: str, keys: Sequence[str], *field: str) -> Op[list[Any]]:
+    """One read command (``HGETALL``, ``SMEMBERS``, ``HGET field``) over many keys."""
+    replies = (yield [Command((command, key, *field)) for key in keys]) if keys else []
+    return [unwrap(r) for r in replies]
 
 
 # -- manifests ---------------------------------------------------------------------------
@@ -94,10 +116,10 @@ def index_artifacts(
     (back,) = yield [Script("c_append", keys, args)]
     if isinstance(back, Exception):
         # the layer was never persisted: every reference taken goes back, then the error
-        yield [_release(core, {kind: ids})]
+        yield [release(core, {kind: ids})]
         unwrap(back, digest)
     if back:
-        (reply,) = yield [_release(core, {kind: back})]
+        (reply,) = yield [release(core, {kind: back})]
         unwrap(reply)
 
 
@@ -187,9 +209,9 @@ def _index_manifest(core: StoreCore, digest: str, rows: dict[str, str]) -> Op[No
         mid, recs, pending, dirty = unwrap(state)
         if mid is None:
             raise UnknownManifestError(f"manifest {digest} was never persisted")
-        old = _split(recs)
+        old = dict.fromkeys(_split(recs))
         adds = list(rows) if dirty else [r for r in rows if r not in old]
-        removes = [r for r in dict.fromkeys(old + _split(pending)) if r not in rows]
+        removes = [r for r in dict.fromkeys([*old, *_split(pending)]) if r not in rows]
         args: list[Any] = [len(adds)]
         for rec in adds:
             args += [rec, rows[rec]]
@@ -203,17 +225,17 @@ def _index_manifest(core: StoreCore, digest: str, rows: dict[str, str]) -> Op[No
             yield [_release_records(core, adds)]
             continue
         bucket = bucket_of(int(mid))
-        steps: Batch = [
+        add_steps = [
             Script("c_rec_add", [k.name(rows[r]), k.bucket(rows[r], r, bucket)], [r, mid, bucket])
             for r in adds
         ]
-        steps += [
+        remove_steps = [
             Script("c_rec_remove", [k.name(n), k.bucket(n, r, bucket)], [r, bucket, mid])
             for r, n in gone.items()
         ]
-        replies = [unwrap(r) for r in (yield steps)] if steps else []
-        give_back = [r for r, created in zip(adds, replies, strict=False) if not created]
-        give_back += [r for r, dropped in zip(gone, replies[len(adds) :], strict=True) if dropped]
+        (created, dropped), _ = yield from run_steps([add_steps, remove_steps], [])
+        give_back = [r for r, new in zip(adds, created, strict=True) if not new]
+        give_back += [r for r, gone_now in zip(gone, dropped, strict=True) if gone_now]
         finish: Batch = [Script("c_settle", [m], [new_list])]
         if give_back:
             finish.append(_release_records(core, give_back))
@@ -230,16 +252,18 @@ def _release_records(core: StoreCore, records: Iterable[str]) -> Script:
         for t, i in enumerate(rec.split(":")):
             if i != "0":
                 ids[t].append(i)
-    return _release(core, {"pkg": ids[0], "dist": ids[1], "repo": ids[2]})
+    return release(core, {"pkg": ids[0], "dist": ids[1], "repo": ids[2]})
 
 
-def _release(core: StoreCore, ids: dict[str, list[Any]]) -> Script:
+def release(core: StoreCore, ids: dict[str, list[Any]]) -> Script:
     """Give back references of several kinds in one script (the dictionaries share {g})."""
-    k = core.keys
     args: list[Any] = []
     for kind in ENTITY_KINDS:
-        args += [len(ids.get(kind, ())), *ids.get(kind, ())]
-    return Script("c_release_all", k.entity_keys(), args)
+        counts = Counter(i for i in ids.get(kind, ()) if i not in ("0", b"0"))
+        args.append(len(counts))
+        for i, n in counts.items():
+            args += [i, n]
+    return Script("c_release_all", core.keys.entity_keys(), args)
 
 
 def _split(value: bytes | None) -> list[str]:
@@ -273,6 +297,7 @@ def delete_manifests(core: StoreCore, wanted: Sequence[str]) -> Op[list[str]]:
         names = iter(unwrap(replies[-1]) if pids else ())
         pending = []
         undo: Batch = []
+        removals: list[Script] = []
         for (d, plan), reply in zip(plans.items(), replies, strict=False):
             mid, _, layers, _, _ = plan
             recs = [(r, next(names)) for r in records[d]]
@@ -288,32 +313,35 @@ def delete_manifests(core: StoreCore, wanted: Sequence[str]) -> Op[list[str]]:
                 if value is not None:
                     name = storage.package_name(value)
                     keys = [k.name(name), k.bucket(name, rec, bucket)]
-                    undo.append(Script("c_rec_remove", keys, [rec, bucket, mid]))
+                    removals.append(Script("c_rec_remove", keys, [rec, bucket, mid]))
             for layer in _split(layers):
                 undo.append(Script("c_layer_leave", k.layer_keys(layer), [mid]))
-        if undo:
-            yield from _undo(core, undo)
+        if undo or removals:
+            yield from _undo(core, removals, undo)
     else:
         raise StoreError(f"manifests {pending} kept changing while being deleted")
     return deleted
 
 
-def _undo(core: StoreCore, steps: Batch) -> Op[None]:
-    """Run record and layer removals, then give back what they held, in one more trip."""
+def _undo(core: StoreCore, removals: list[Script], steps: Batch) -> Op[None]:
+    """Run record removals (grouped per node) and the other steps in one round trip, then
+    give back what they held in one more."""
     released: dict[str, list[Any]] = {kind: [] for kind in ENTITY_KINDS}
-    for call, reply in zip(steps, (yield steps), strict=True):
-        result = unwrap(reply)
-        assert isinstance(call, Script)
-        if call.name == "c_rec_remove" and result:
-            rec = text(call.args[0])
+    (dropped,), replies = yield from run_steps([removals], steps)
+    for removal, gone in zip(removals, dropped, strict=True):
+        if gone:
+            rec = text(removal.args[0])
             for kind, i in zip(("pkg", "dist", "repo"), rec.split(":"), strict=True):
                 if i != "0":
                     released[kind].append(i)
-        elif call.name == "c_layer_leave" and result:
+    for call, reply in zip(steps, replies, strict=True):
+        result = unwrap(reply)
+        assert isinstance(call, Script)
+        if call.name == "c_layer_leave" and result:
             for kind, ids in zip(ENTITY_KINDS, result, strict=True):
                 released[kind] += ids
     if any(released.values()):
-        (reply,) = yield [_release(core, released)]
+        (reply,) = yield [release(core, released)]
         unwrap(reply)
 
 
@@ -322,7 +350,7 @@ def affected_candidates(core: StoreCore, names: list[str]) -> Op[list[Any]]:
     """What ``affected_candidates.lua`` answers on one server, in two trips: the names'
     records from each ``{n:...}``, then the entities they reference from ``{g}``."""
     k = core.keys
-    per_name = [unwrap(r) for r in (yield [Command(("HGETALL", k.name(n))) for n in names])]
+    per_name = yield from read_keys("HGETALL", [k.name(n) for n in names])
     flat = [list(_flatten(h)) for h in per_name]
     need: list[dict[bytes, None]] = [{}, {}, {}]
     for rows in flat:
@@ -353,14 +381,13 @@ def manifests_of(core: StoreCore, buckets: list[str]) -> Op[list[Any]]:
     """What ``manifests_of.lua`` answers on one server: bucket members, then the digests of
     the IDs from the table, keeping only manifests that still exist under that ID."""
     k = core.keys
-    per_bucket = [unwrap(r) for r in (yield [Command(("SMEMBERS", b)) for b in buckets])]
+    per_bucket = yield from read_keys("SMEMBERS", buckets)
     ids = list(dict.fromkeys(i for members in per_bucket for i in members))
     if not ids:
         return [per_bucket, [], []]
     (digests,) = yield [Command(("HMGET", k.manifests, *ids))]
     digests = unwrap(digests)
     live = [(i, d) for i, d in zip(ids, digests, strict=True) if d is not None]
-    checks: list[Call] = [Command(("HGET", k.manifest(text(d)), "id")) for _, d in live]
-    owners = iter((yield checks) if checks else [])
-    confirmed = {i: d for i, d in live if unwrap(next(owners)) == i}
+    owners = yield from read_keys("HGET", [k.manifest(text(d)) for _, d in live], "id")
+    confirmed = {i: d for (i, d), owner in zip(live, owners, strict=True) if owner == i}
     return [per_bucket, ids, [confirmed.get(i) for i in ids]]
