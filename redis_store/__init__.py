@@ -7,6 +7,7 @@ errors, and the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`).
 from redis_store import replay as replay
 from redis_store.errors import (
     DigestError,
+    DurabilityError,
     InvalidInputError,
     LockError,
     MatcherError,
@@ -29,6 +30,7 @@ __all__ = [
     "AsyncManifestLock",
     "AsyncRedisStore",
     "DigestError",
+    "DurabilityError",
     "InvalidInputError",
     "LockError",
     "ManifestLock",

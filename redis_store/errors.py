@@ -39,8 +39,22 @@ class MatcherError(StoreError):
     """A matcher could not decide (``strict=True`` in ``affected_manifests``)."""
 
 
+class DurabilityError(StoreError):
+    """Fewer replicas than ``wait_replicas`` acknowledged a write within ``wait_timeout``.
+
+    The write was applied on the primary (it is not rolled back) but may be lost if the
+    primary fails now; writes are idempotent, so the caller may simply retry the call.
+    """
+
+    def __init__(self, message: str, *, acknowledged: int = 0, wanted: int = 0) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+        self.wanted = wanted
+
+
 __all__ = [
     "DigestError",
+    "DurabilityError",
     "InvalidInputError",
     "LockError",
     "MatcherError",

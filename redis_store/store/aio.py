@@ -30,12 +30,14 @@ class AsyncRedisStore(AsyncDriver, ClientStore):
     client_class = redis.asyncio.Redis
 
     async def _send_once(self, batch: Batch) -> list[Any]:
-        if len(batch) == 1:
+        wire = self._durable(batch)
+        if len(wire) == 1:
             try:
-                return [await self.client.execute_command(*self._command(batch[0]))]
+                return [await self.client.execute_command(*self._command(wire[0]))]
             except ResponseError as e:
                 return [e]
-        return list(await self._pipeline(batch).execute(raise_on_error=False))
+        replies = await self._pipeline(wire).execute(raise_on_error=False)
+        return self._acknowledged(batch, list(replies))
 
     async def _send(self, batch: Batch) -> list[Any]:
         replies = await self._send_once(batch)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from redis.exceptions import NoScriptError
 
-from redis_store.errors import InvalidInputError
-from redis_store.scripts import NAMES, source
+from redis_store.errors import DurabilityError, InvalidInputError
+from redis_store.scripts import NAMES, is_write, source
+from redis_store.store.connect import client_from_url, is_cluster_client
 from redis_store.store.core import StoreCore
-from redis_store.store.protocol import Batch, Call, Script
+from redis_store.store.protocol import AsyncDriver, Batch, Call, Command, Script
 
 if TYPE_CHECKING:
     from typing import Self
@@ -24,23 +25,45 @@ class ClientStore(StoreCore):
     client_class: ClassVar[Any]
 
     def __init__(
-        self, client: Any, namespace: str = "claircore", *, lock_ttl: float = 30.0
+        self,
+        client: Any,
+        namespace: str = "claircore",
+        *,
+        lock_ttl: float = 30.0,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
     ) -> None:
         StoreCore.__init__(self, namespace, lock_ttl=lock_ttl)
         check_client(client)
         self.client = client
+        #: After every batch that writes, WAIT for this many replicas (0: do not wait).
+        self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
         self._scripts = register_scripts(client)
 
     @classmethod
     def from_url(
-        cls, url: str, *, namespace: str = "claircore", lock_ttl: float = 30.0, **kwargs: Any
+        cls,
+        url: str,
+        *,
+        namespace: str = "claircore",
+        lock_ttl: float = 30.0,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        **kwargs: Any,
     ) -> Self:
-        """A store on a new client for ``redis://``, ``rediss://`` or ``unix://`` URLs.
+        """A store on a new client for a ``redis://``, ``rediss://``, ``unix://``,
+        ``redis+sentinel://`` or ``redis+cluster://`` URL (:mod:`redis_store.store.connect`).
 
-        Extra keyword arguments go to the client (e.g. ``ssl_ca_certs``, ``username``).
+        Extra keyword arguments go to the client (e.g. ``ssl_ca_certs``, ``retry``).
         """
-        client = cls.client_class.from_url(url, decode_responses=False, **kwargs)
-        return cls(client, namespace, lock_ttl=lock_ttl)
+        client = client_from_url(url, asyncio=issubclass(cls, AsyncDriver), **kwargs)
+        return cls(
+            client,
+            namespace,
+            lock_ttl=lock_ttl,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+        )
 
     def _script_loader(self) -> Any:
         """A pipeline loading every script: one round trip after a restart or SCRIPT FLUSH."""
@@ -57,6 +80,46 @@ class ClientStore(StoreCore):
 
     def _command(self, call: Call) -> tuple[Any, ...]:
         return command_args(call, self._scripts)
+
+    def _durable(self, batch: Batch) -> Batch:
+        """The batch as sent: followed by WAIT when it writes and ``wait_replicas`` is set.
+
+        WAIT goes in the same pipeline, so it runs on the connection that made the writes
+        and covers exactly them, at no extra round trip.
+        """
+        if self.wait_replicas and any(
+            isinstance(call, Script) and is_write(call.name) for call in batch
+        ):
+            timeout_ms = max(1, round(self.wait_timeout * 1000))
+            return [*batch, Command(("WAIT", self.wait_replicas, timeout_ms))]
+        return batch
+
+    def _acknowledged(self, batch: Batch, replies: list[Any]) -> list[Any]:
+        """The replies of ``batch``, once the WAIT ``_durable`` added (if any) is checked."""
+        if len(replies) == len(batch):
+            return replies
+        acked = replies.pop()
+        if isinstance(acked, Exception):
+            raise acked
+        if int(acked) < self.wait_replicas:
+            raise DurabilityError(
+                f"{acked} of {self.wait_replicas} replicas acknowledged the write within "
+                f"{self.wait_timeout:g} s (it is applied on the primary)",
+                acknowledged=int(acked),
+                wanted=self.wait_replicas,
+            )
+        return replies
+
+
+def durability(client: Any, wait_replicas: int, wait_timeout: float) -> tuple[int, float]:
+    """Check the ``wait_replicas`` / ``wait_timeout`` store options."""
+    if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
+        raise InvalidInputError(f"wait_replicas must be an integer >= 0, not {wait_replicas!r}")
+    if not wait_timeout > 0:  # WAIT's timeout 0 would block forever
+        raise InvalidInputError(f"wait_timeout must be positive seconds, not {wait_timeout!r}")
+    if wait_replicas and is_cluster_client(client):
+        raise InvalidInputError("wait_replicas is not supported on Redis Cluster")
+    return wait_replicas, float(wait_timeout)
 
 
 def check_client(client: Any) -> None:
