@@ -30,10 +30,15 @@ class AsyncRedisStore(AsyncDriver, ClientStore):
     client_class = redis.asyncio.Redis
 
     async def _send_once(self, batch: Batch) -> list[Any]:
+        if self.cluster and getattr(self.client, "_initialize", False):
+            await self.client.initialize()  # the slot map, which routing reads
         wire = self._durable(batch)
         if len(wire) == 1:
             try:
-                return [await self.client.execute_command(*self._command(wire[0]))]
+                call = wire[0]
+                return [
+                    await self.client.execute_command(*self._command(call), **self._route(call))
+                ]
             except ResponseError as e:
                 return [e]
         replies = await self._pipeline(wire).execute(raise_on_error=False)

@@ -33,7 +33,9 @@ class RedisStore(SyncDriver, ClientStore):
         wire = self._durable(batch)
         if len(wire) == 1:
             try:
-                return [self.client.execute_command(*self._command(wire[0]))]
+                return [
+                    self.client.execute_command(*self._command(wire[0]), **self._route(wire[0]))
+                ]
             except ResponseError as e:
                 return [e]
         replies = self._pipeline(wire).execute(raise_on_error=False)

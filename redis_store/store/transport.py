@@ -6,6 +6,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import redis.asyncio.cluster
 from redis.exceptions import NoScriptError
 
 from redis_store.errors import DurabilityError, InvalidInputError
@@ -38,6 +39,7 @@ class ClientStore(StoreCore):
         self.client = client
         #: After every batch that writes, WAIT for this many replicas (0: do not wait).
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
+        self.cluster = is_cluster_client(client)
         self._scripts = register_scripts(client)
 
     @classmethod
@@ -67,6 +69,8 @@ class ClientStore(StoreCore):
 
     def _script_loader(self) -> Any:
         """A pipeline loading every script: one round trip after a restart or SCRIPT FLUSH."""
+        if self.cluster:
+            return ClusterScriptLoader(self.client, self._scripts)
         pipe = self.client.pipeline(transaction=False)
         for script in self._scripts.values():
             pipe.script_load(script.script)
@@ -75,8 +79,16 @@ class ClientStore(StoreCore):
     def _pipeline(self, batch: Batch) -> Any:
         pipe = self.client.pipeline(transaction=False)
         for call in batch:
-            pipe.execute_command(*command_args(call, self._scripts))
+            pipe.execute_command(*command_args(call, self._scripts), **self._route(call))
         return pipe
+
+    def _route(self, call: Call) -> dict[str, Any]:
+        """On a cluster, the node that serves a script's slot. Without it redis-py's cluster
+        pipeline asks a server for the keys of every EVALSHA (COMMAND GETKEYS, a round trip
+        each); a MOVED reply after resharding is still followed."""
+        if self.cluster and isinstance(call, Script) and call.keys:
+            return {"target_nodes": self.client.get_node_from_key(call.keys[0])}
+        return {}
 
     def _command(self, call: Call) -> tuple[Any, ...]:
         return command_args(call, self._scripts)
@@ -111,6 +123,24 @@ class ClientStore(StoreCore):
         return replies
 
 
+class ClusterScriptLoader:
+    """Loads every script on every primary: cluster pipelines do not take SCRIPT LOAD, but
+    the client's ``script_load`` goes to all primaries. ``execute`` is awaitable on an asyncio
+    client, like a pipeline's."""
+
+    def __init__(self, client: Any, scripts: dict[str, Any]) -> None:
+        self.client = client
+        self.sources = [s.script for s in scripts.values()]
+
+    def execute(self) -> Any:
+        if isinstance(self.client, redis.asyncio.cluster.RedisCluster):
+            return self._load_async()
+        return [self.client.script_load(src) for src in self.sources]
+
+    async def _load_async(self) -> list[Any]:
+        return [await self.client.script_load(src) for src in self.sources]
+
+
 def durability(client: Any, wait_replicas: int, wait_timeout: float) -> tuple[int, float]:
     """Check the ``wait_replicas`` / ``wait_timeout`` store options."""
     if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
@@ -126,7 +156,9 @@ def check_client(client: Any) -> None:
     """Refuse clients that decode replies: stored values are binary."""
     get_kwargs = getattr(client, "get_connection_kwargs", None)
     kwargs: dict[str, Any] = get_kwargs() if callable(get_kwargs) else {}
-    if kwargs.get("decode_responses"):
+    get_encoder = getattr(client, "get_encoder", None)
+    decodes = callable(get_encoder) and getattr(get_encoder(), "decode_responses", False)
+    if kwargs.get("decode_responses") or decodes is True:
         raise InvalidInputError(
             "the Redis client must be created with decode_responses=False: reports are binary"
         )
