@@ -32,6 +32,7 @@ from redis_store import ops, replay, workload
 from redis_store.errors import DigestError, StoreError
 from redis_store.keys import KeyLayout
 from redis_store.models import Digest, IndexReport, VersionedScanner, Vulnerability
+from redis_store.ops.nodes import used_memory
 from redis_store.store import RedisStore, validate
 
 #: Exit status of a command that ran but failed, or found something (fsck).
@@ -214,11 +215,11 @@ def _namespace_keys(client: Any, namespace: str) -> int | None:
 
 
 def _used_memory(client: Any) -> int | None:
-    """The whole server's ``used_memory`` (other namespaces included)."""
+    """The whole server's ``used_memory``, summed over the primaries of a cluster (other
+    namespaces included)."""
     if client is None:
         return None
-    value = client.info("memory").get("used_memory")
-    return value if isinstance(value, int) else None
+    return sum(used_memory(client).values())
 
 
 def run_demo(

@@ -1,4 +1,5 @@
-"""The benchmark harness end to end, on private PostgreSQL and Redis servers (N = 20).
+"""The benchmark harness end to end, on private PostgreSQL and Redis servers (N = 20), with
+Redis as one server and as a Redis Cluster.
 
 This is the baseline's correctness check: the PostgreSQL store built to claircore's schema
 must answer ``index_report``, ``packages_by_layer`` and ``affected_manifests`` exactly as the
@@ -141,3 +142,53 @@ def test_postgres_delete_skips_locked_manifests_and_frees_unused_layers(
     assert store.conn.execute("SELECT count(*) FROM layer").fetchone() == (0,)
     assert fnv1a64("") == 0xCBF29CE484222325 - (1 << 64)
     store.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Any], Path]]:
+    _require_everything()
+    from redis_store.bench.harness import Options, run
+
+    out = tmp_path_factory.mktemp("bench-cluster")
+    doc = run(
+        Options(
+            manifests=20,
+            seed=7,
+            vulnerabilities=100,
+            reads=20,
+            batch_size=50,
+            batches=1,
+            floor_calls=20,
+            out=out,
+            redis_topology="cluster",
+            chart=False,
+            progress=False,
+        )
+    )
+    yield doc, out
+
+
+@pytest.mark.slow
+def test_cluster_run_answers_alike_and_reports_each_primary(
+    cluster_run: tuple[dict[str, Any], Path],
+) -> None:
+    """``--redis-topology cluster``: the Redis store on a private 3-primary cluster."""
+    doc, out = cluster_run
+    assert doc["meta"]["redis_topology"] == "cluster" and doc["meta"]["cluster_masters"] == 3
+    assert doc["checks"]["all_equal"], doc["checks"]
+    redis = doc["stores"]["redis"]
+    assert redis["index"]["manifests_per_second"] > 0
+    assert redis["operations"]["index_report"]["median_ms"] > 0
+    assert redis["delete"]["verified_gone"] == redis["delete"]["verified_of"]
+    memory = redis["memory"]
+    nodes = memory["primaries"]
+    assert len(nodes) == 3
+    assert all(m["keys"] > 0 and m["memory_usage_bytes"] > 0 for m in nodes.values())
+    assert sum(m["keys"] for m in nodes.values()) == memory["keys"]
+    assert sum(m["info_delta_bytes"] for m in nodes.values()) == memory["info_delta_bytes"]
+    assert doc["meta"]["versions"]["redis_settings"]["appendfsync"] == "everysec"
+    md = (out / "bench-n20-cluster.md").read_text()
+    assert "on a Redis Cluster of 3 primaries" in md
+    assert md.count("| 127.0.0.1:") == 3  # one memory row per primary

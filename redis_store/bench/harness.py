@@ -6,7 +6,8 @@ Each store runs on its own private server; the harness drives them in turn, call
 2. replay claircore's controller call sequence (:func:`redis_store.replay.replay`) for every
    manifest of ``workload.generate(N, seed)``, manifest by manifest, alternating which store
    goes first, timing each store call through a proxy (the same proxy for both);
-3. Redis memory (``INFO memory`` delta across the indexing, ``MEMORY USAGE`` by key family);
+3. Redis memory (``INFO memory`` delta across the indexing, ``MEMORY USAGE`` by key family;
+   on a Redis Cluster, for each primary);
 4. the read paths over one sample of manifests and layers: ``index_report``,
    ``manifest_scanned``, ``layer_scanned``, ``packages_by_layer``, each item asked of every
    store back to back (and of the Redis floor where one applies: GET + ``orjson.loads`` of
@@ -22,6 +23,9 @@ Taking turns in short blocks makes each ratio hold on a noisy machine: both stor
 same machine state (on this project's 2-vCPU VM, a round trip costs 35 or 80+ microseconds
 depending on scheduling, for minutes at a time). Redis round trips are counted at the
 connection, as ``tests/test_round_trips.py`` does. Then the stores' answers are compared.
+
+The Redis store runs on one server or (``--redis-topology cluster``) on a private Redis
+Cluster; the contestant is called ``redis`` either way, and the run's ``meta`` says which.
 """
 
 from __future__ import annotations
@@ -58,9 +62,14 @@ from redis_store.models import (
     package_identity,
     repository_identity,
 )
+from redis_store.ops.nodes import primaries, used_memory
 from redis_store.store import RedisStore
+from redis_store.store.connect import client_from_url
 
 STORES = ("redis", "postgres")
+
+#: Where the Redis store runs: one server, or a Redis Cluster.
+TOPOLOGIES = ("single", "cluster")
 
 #: Operations measured after indexing, in table order.
 READ_OPS = ("index_report", "manifest_scanned", "layer_scanned", "packages_by_layer")
@@ -412,34 +421,37 @@ class RedisContestant(Contestant):
     name = "redis"
 
     def __init__(self, url: str, trips: RoundTrips, namespace: str = "bench") -> None:
-        super().__init__(RedisStore(redis.Redis.from_url(url), namespace=namespace), trips)
-        self.client = redis.Redis.from_url(url)
+        super().__init__(RedisStore(client_from_url(url), namespace=namespace), trips)
+        #: a client of its own (a cluster client on a cluster) for memory and settling
+        self.client = client_from_url(url)
         self.namespace = namespace
-        self.used_before = 0
-
-    def used_memory(self) -> int:
-        return int(self.client.info("memory")["used_memory"])
+        self.used_before: dict[str, int] = {}
 
     def before_index(self) -> None:
-        self.used_before = self.used_memory()
+        self.used_before = used_memory(self.client)
 
     def settle(self, timeout: float = 600.0) -> None:
-        """Rewrite the AOF now and wait for it, so that no rewrite (a forked child
-        competing with both servers for CPU) starts during the next measurements."""
+        """Rewrite the AOF of every primary now and wait for it, so that no rewrite (a forked
+        child competing with the servers for CPU) starts during the next measurements."""
         deadline = time.monotonic() + timeout
+        nodes = [node for _, node in primaries(self.client)]
 
         def busy() -> bool:
-            info = self.client.info("persistence")
-            return bool(
-                info.get("aof_rewrite_in_progress")
-                or info.get("aof_rewrite_scheduled")
-                or info.get("rdb_bgsave_in_progress")
-            )
+            for node in nodes:
+                info = node.info("persistence")
+                if (
+                    info.get("aof_rewrite_in_progress")
+                    or info.get("aof_rewrite_scheduled")
+                    or info.get("rdb_bgsave_in_progress")
+                ):
+                    return True
+            return False
 
         while busy() and time.monotonic() < deadline:
             time.sleep(0.2)
-        with suppress(redis.ResponseError):
-            self.client.bgrewriteaof()
+        for node in nodes:
+            with suppress(redis.ResponseError):
+                node.bgrewriteaof()
         time.sleep(0.2)
         while busy() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -449,33 +461,55 @@ class RedisContestant(Contestant):
 
     def after_index(self, manifests: int) -> None:
         self.settle()
-        after = self.used_memory()
+        after = used_memory(self.client)
         usage: Counter[str] = Counter()
         count: Counter[str] = Counter()
-        keys = list(self.client.scan_iter(match=self.namespace + ":*", count=2000))
+        per_node: dict[str, dict[str, Any]] = {}
+        for name, node in primaries(self.client):  # one server, or each primary
+            node_usage, keys = self._memory_usage(node)
+            usage.update(node_usage)
+            count.update(keys)
+            before = self.used_before.get(name, 0)
+            per_node[name] = {
+                "used_memory_before": before,
+                "used_memory_after": after[name],
+                "info_delta_bytes": after[name] - before,
+                "memory_usage_bytes": sum(node_usage.values()),
+                "keys": sum(keys.values()),
+                "families": {f: {"keys": keys[f], "bytes": b} for f, b in node_usage.most_common()},
+            }
+        total = sum(usage.values())
+        before_all, after_all = sum(self.used_before.values()), sum(after.values())
+        self.result["memory"] = {
+            "used_memory_before": before_all,
+            "used_memory_after": after_all,
+            "info_delta_bytes": after_all - before_all,
+            "info_delta_per_manifest": (after_all - before_all) / manifests,
+            "memory_usage_bytes": total,
+            "memory_usage_per_manifest": total / manifests,
+            "keys": sum(count.values()),
+            "families": {
+                f: {"keys": count[f], "bytes": usage[f], "per_manifest": usage[f] / manifests}
+                for f, _ in usage.most_common()
+            },
+            "primaries": per_node,
+        }
+
+    def _memory_usage(self, node: Any) -> tuple[Counter[str], Counter[str]]:
+        """``MEMORY USAGE`` bytes and key counts by key family of one node's keys."""
+        usage: Counter[str] = Counter()
+        count: Counter[str] = Counter()
+        keys = list(node.scan_iter(match=self.namespace + ":*", count=2000))
         for i in range(0, len(keys), 1000):
             chunk = keys[i : i + 1000]
-            pipe = self.client.pipeline(transaction=False)
+            pipe = node.pipeline(transaction=False)
             for k in chunk:
                 pipe.memory_usage(k, samples=0)
             for k, size in zip(chunk, pipe.execute(), strict=True):
                 fam = redis_family(k.decode(), self.namespace)
                 usage[fam] += int(size or 0)
                 count[fam] += 1
-        total = sum(usage.values())
-        self.result["memory"] = {
-            "used_memory_before": self.used_before,
-            "used_memory_after": after,
-            "info_delta_bytes": after - self.used_before,
-            "info_delta_per_manifest": (after - self.used_before) / manifests,
-            "memory_usage_bytes": total,
-            "memory_usage_per_manifest": total / manifests,
-            "keys": len(keys),
-            "families": {
-                f: {"keys": count[f], "bytes": usage[f], "per_manifest": usage[f] / manifests}
-                for f, _ in usage.most_common()
-            },
-        }
+        return usage, count
 
     def close(self) -> None:
         self.store.close()
@@ -522,7 +556,7 @@ class Floor:
     SADD = f"floor: pipelined {PIPE} SADDs"
 
     def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
+        self.client = client_from_url(url)  # on a cluster, PING goes to one node
         self.recorder = Recorder(None)
 
     def load(self, reports: Sequence[IndexReport]) -> list[str]:
@@ -535,7 +569,7 @@ class Floor:
         return keys
 
     def get_decode(self, key: str) -> Any:
-        return orjson.loads(self.client.get(key))  # type: ignore[arg-type]
+        return orjson.loads(self.client.get(key))
 
     def sadds(self, j: int) -> Any:
         pipe = self.client.pipeline(transaction=False)
@@ -876,7 +910,7 @@ def versions(redis_url: str | None, pg_dsn: str | None) -> dict[str, Any]:
     except ImportError:
         out["hiredis"] = None
     if redis_url is not None:
-        c = redis.Redis.from_url(redis_url)
+        c = client_from_url(redis_url)  # on a cluster: one node's, every node is set up alike
         info = c.info("server")
         out["redis"] = info.get("redis_version")
         cfg = c.config_get("append*")
@@ -964,6 +998,9 @@ class Options:
     out: Path = Path("bench-results")
     redis_url: str | None = None
     postgres_dsn: str | None = None
+    #: ``single`` (one redis-server) or ``cluster`` (a Redis Cluster of ``cluster_masters``)
+    redis_topology: str = "single"
+    cluster_masters: int = 3
     install: bool = False
     pin: bool = True
     chart: bool = True
@@ -1005,11 +1042,18 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
     answers: dict[str, dict[str, Any]] = {}
     floor: dict[str, Any] | None = None
     previous = os.sched_getaffinity(0) if client_cpus else None
+    cluster = opts.redis_topology == "cluster"
     with (
-        servers(postgres=need_pg, redis=need_redis, install=opts.install, cpus=server_cpus) as srv,
+        servers(
+            postgres=need_pg,
+            redis=need_redis,
+            install=opts.install,
+            cpus=server_cpus,
+            cluster_masters=opts.cluster_masters if cluster else 0,
+        ) as srv,
         _affinity(client_cpus),
     ):
-        redis_url = opts.redis_url or (srv.redis.url if srv.redis else None)
+        redis_url = opts.redis_url or srv.redis_url
         pg_dsn = opts.postgres_dsn or (srv.postgres.dsn if srv.postgres else None)
         trips = RoundTrips()
         contestants: list[Contestant] = []
@@ -1059,6 +1103,8 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             "batches": opts.batches,
             "postgres_batches": opts.postgres_batches,
             "stores": list(opts.stores),
+            "redis_topology": opts.redis_topology,
+            "cluster_masters": opts.cluster_masters if cluster else None,
             "started": started,
             "run_seconds": time.perf_counter() - t_run,
             "machine": machine_info(),
@@ -1154,7 +1200,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=Path("bench-results"),
         help="directory for the JSON, Markdown and PNG files (default: bench-results)",
     )
-    p.add_argument("--redis-url", default=None, help="use this Redis instead of a private one")
+    p.add_argument(
+        "--redis-url",
+        default=None,
+        help="use this Redis instead of a private one (redis+cluster://HOST:PORT[,...] for a"
+        " cluster, with --redis-topology cluster)",
+    )
+    p.add_argument(
+        "--redis-topology",
+        choices=TOPOLOGIES,
+        default="single",
+        help="run the Redis store on one redis-server or on a private Redis Cluster"
+        " (default: single); cluster results are written as bench-n<N>-cluster.*",
+    )
+    p.add_argument(
+        "--cluster-masters",
+        type=_positive,
+        default=3,
+        metavar="M",
+        help="primaries of the private cluster, at least 3 (default: 3)",
+    )
     p.add_argument(
         "--postgres-dsn", default=None, help="use this PostgreSQL (an empty database) instead"
     )
@@ -1193,6 +1258,8 @@ def run_cli(args: argparse.Namespace) -> int:
                 out=args.out,
                 redis_url=args.redis_url,
                 postgres_dsn=args.postgres_dsn,
+                redis_topology=args.redis_topology,
+                cluster_masters=args.cluster_masters,
                 install=args.install,
                 pin=not args.no_pin,
                 chart=not args.no_chart,
@@ -1228,6 +1295,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
+    "TOPOLOGIES",
     "BenchError",
     "Contestant",
     "Floor",

@@ -59,6 +59,11 @@ def median(doc: dict[str, Any], store: str, op: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def _on_cluster(doc: dict[str, Any]) -> bool:
+    """Whether the run's Redis store ran on a Redis Cluster."""
+    return bool(doc["meta"].get("redis_topology") == "cluster")
+
+
 def _ratio(slow: float | None, fast: float | None) -> float | None:
     if slow is None or fast is None or fast <= 0:
         return None
@@ -208,8 +213,11 @@ def markdown(doc: dict[str, Any]) -> str:
     head = []
     if r:
         idx = r["index"]
+        where = ""
+        if _on_cluster(doc):
+            where = f" on a Redis Cluster of {meta['cluster_masters']} primaries"
         head.append(
-            f"Redis store: {idx['manifests_per_second']:.1f} manifests/s end to end"
+            f"Redis store{where}: {idx['manifests_per_second']:.1f} manifests/s end to end"
             f" ({idx['manifests_per_second_without_register_scanners']:.1f} without the"
             " per-manifest `register_scanners`)"
         )
@@ -316,6 +324,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 "Redis by key family (per manifest): "
                 + ", ".join(f"{f} {_bytes(v['per_manifest'])}" for f, v in list(fams.items())[:8])
             )
+        if r and _on_cluster(doc):
+            lines += _per_primary(r["memory"].get("primaries") or {})
         if p:
             tables = p["storage"]["tables"]
             lines.append(
@@ -349,6 +359,22 @@ def markdown(doc: dict[str, Any]) -> str:
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _per_primary(nodes: dict[str, Any]) -> list[str]:
+    """How a cluster's memory falls on its primaries: totals and the largest key families."""
+    lines = [
+        "",
+        "| primary | keys | `INFO used_memory` delta | `MEMORY USAGE` sum | largest families |",
+        "|---|--:|--:|--:|---|",
+    ]
+    for name, m in nodes.items():
+        fams = ", ".join(f"{f} {_bytes(v['bytes'])}" for f, v in list(m["families"].items())[:4])
+        lines.append(
+            f"| {name} | {m['keys']:,} | {_bytes(m['info_delta_bytes'])} |"
+            f" {_bytes(m['memory_usage_bytes'])} | {fams} |"
+        )
+    return lines
 
 
 # -- chart --------------------------------------------------------------------------------------
@@ -421,6 +447,8 @@ def _merge_for_chart(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One document per N: the one measuring more stores, then the newest."""
     by_n: dict[int, dict[str, Any]] = {}
     for d in docs:
+        if _on_cluster(d):  # the chart compares one server with PostgreSQL
+            continue
         n = d["meta"]["manifests"]
         key = (len(d.get("stores", {})), d["meta"].get("started", ""))
         old = by_n.get(n)
@@ -436,6 +464,8 @@ def write(doc: dict[str, Any], out: Path, *, draw: bool = True) -> dict[str, Pat
     stem = f"bench-n{n}"
     if doc["meta"].get("stores") and len(doc["meta"]["stores"]) == 1:
         stem += "-" + doc["meta"]["stores"][0]
+    if _on_cluster(doc):
+        stem += "-cluster"
     paths = {"json": out / f"{stem}.json", "markdown": out / f"{stem}.md"}
     paths["json"].write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     paths["markdown"].write_text(markdown(doc) + "\n")
