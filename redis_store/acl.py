@@ -49,6 +49,9 @@ SCRIPT_COMMANDS: Final = (
 )
 #: The store user: every Store method, locks and AffectedManifests.
 STORE_COMMANDS: Final = CLIENT_COMMANDS + SCRIPT_COMMANDS
+#: Added on a Redis Cluster (measured): redis-py's cluster client reads the slot map
+#: (``CLUSTER SLOTS``, again after a MOVED reply) and the command table (``COMMAND``).
+CLUSTER_COMMANDS: Final = ("cluster|slots", "command")
 #: Added for the ops user (measured: each is needed by some ops function): SCAN-based reads
 #: of the namespace, report sizes, ``store_stats`` memory estimates (``MEMORY USAGE``; without
 #: it they read as unknown) and the command line's server memory figure (``INFO``). Repair and
@@ -63,28 +66,35 @@ OPS_COMMANDS: Final = (
 )
 
 
-def rules(namespace: str, *, ops: bool = False) -> list[str]:
+def rules(namespace: str, *, ops: bool = False, cluster: bool = False) -> list[str]:
     """The ACL rules (``ACL SETUSER`` arguments after the password) for ``namespace``.
 
-    No channels, no other keys, no command outside the lists: ``-@all`` first.
+    No channels, no other keys, no command outside the lists: ``-@all`` first. On a Redis
+    Cluster (``cluster=True``) set the user on every node.
     """
     if not namespace or any(c in namespace for c in " *?[]\\"):
         raise ValueError(f"namespace {namespace!r} cannot be used in a key pattern")
-    commands = STORE_COMMANDS + (OPS_COMMANDS if ops else ())
+    commands = (
+        STORE_COMMANDS + (OPS_COMMANDS if ops else ()) + (CLUSTER_COMMANDS if cluster else ())
+    )
     return [f"~{namespace}:*", "resetchannels", "-@all", *(f"+{c}" for c in commands)]
 
 
-def setuser_command(user: str, password: str, namespace: str, *, ops: bool = False) -> list[str]:
+def setuser_command(
+    user: str, password: str, namespace: str, *, ops: bool = False, cluster: bool = False
+) -> list[str]:
     """``ACL SETUSER`` for a user of ``namespace`` (``reset`` first: exactly these rights).
 
     Send it as is (``client.execute_command(*setuser_command(...))``), or join it with
     spaces for ``redis-cli`` or an ``aclfile`` line (``user <name> ...`` there).
     """
-    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", *rules(namespace, ops=ops)]
+    head = ["ACL", "SETUSER", user, "reset", "on", f">{password}"]
+    return [*head, *rules(namespace, ops=ops, cluster=cluster)]
 
 
 __all__ = [
     "CLIENT_COMMANDS",
+    "CLUSTER_COMMANDS",
     "OPS_COMMANDS",
     "SCRIPT_COMMANDS",
     "STORE_COMMANDS",

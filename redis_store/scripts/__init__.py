@@ -84,8 +84,10 @@ READ_ONLY: Final = frozenset(
     }
 )
 #: Writes not worth waiting for: ``index_report`` only records the read time (``used``,
-#: for expiry), which may be lost in a failover without harm.
-NO_WAIT: Final = READ_ONLY | {"index_report"}
+#: for expiry), which may be lost in a failover without harm; ``lock`` takes, renews and
+#: releases manifest locks, which expire by themselves (waiting could fail an acquire whose
+#: lock was taken, leaving it held until it expires).
+NO_WAIT: Final = READ_ONLY | {"index_report", "lock"}
 #: The prefix of the Redis Cluster variants of a script (``c_persist`` ...).
 CLUSTER_PREFIX: Final = "c_"
 
