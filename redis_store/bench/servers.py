@@ -50,6 +50,25 @@ def free_port() -> int:
 # -- finding and installing binaries ------------------------------------------------------------
 
 
+def stop_process(
+    process: subprocess.Popen[Any],
+    workdir: str | Path | None = None,
+    sig: int = signal.SIGTERM,
+    timeout: float = 30.0,
+) -> None:
+    """Stop a server: ``sig``, SIGKILL if it is still running after ``timeout`` seconds, then
+    remove its directory."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _version_key(path: str) -> tuple[int, ...]:
     parts = Path(path).parts
     for p in parts:
@@ -168,14 +187,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then remove the cluster."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_process(self.process, self.workdir, signal.SIGINT)
 
 
 def _run_as() -> pwd.struct_passwd | None:
@@ -331,14 +343,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM (Redis flushes its AOF and exits), then remove the directory."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_process(self.process, self.workdir)
 
 
 def start_redis(

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from redis_store.bench.servers import stop_process
 from tests.support.server import RedisServer, free_port, redis_server_binary, start_redis
 
 SERVICE = "primary"
@@ -88,12 +89,7 @@ class SentinelTopology:
                 s.process.terminate()
         for s in [self.primary, *self.replicas]:
             s.stop()
-        try:
-            self.sentinel.wait(10)
-        except subprocess.TimeoutExpired:
-            self.sentinel.kill()
-            self.sentinel.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_process(self.sentinel, self.workdir, timeout=10)
 
 
 def start_sentinel_topology(replicas: int = 2, down_after_ms: int = 1000) -> SentinelTopology:

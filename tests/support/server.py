@@ -17,6 +17,7 @@ import redis.asyncio.cluster
 import redis.cluster
 
 from redis_store.bench import servers as bench_servers
+from redis_store.bench.servers import stop_process
 
 
 def free_port() -> int:
@@ -49,13 +50,7 @@ class RedisServer:
             c.flushall()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_process(self.process, self.workdir, timeout=10)
 
 
 def redis_server_binary() -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from redis_store.bench.servers import stop_process
 from tests.support.server import free_port, redis_server_binary
 
 
@@ -88,13 +89,7 @@ class TlsRedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, ssl=True, **self.certs.client_kwargs())
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_process(self.process, self.workdir, timeout=10)
 
 
 def start_tls_redis(certs: Certs, *, auth_clients: str = "optional") -> TlsRedisServer:
