@@ -160,7 +160,7 @@ def _hold(core: StoreCore, digest: str) -> Op[str | None]:
     """Take the manifest's lock unless this store holds it; returns the token to release."""
     if digest in core._held_locks:
         return None
-    token = new_token()
+    token = core._new_token()
     pause, waited = 0.005, 0.0
     limit = 2 * core.lock_ttl  # a dead holder's lock has expired by then
     while True:
@@ -174,12 +174,6 @@ def _hold(core: StoreCore, digest: str) -> Op[str | None]:
         yield Pause(pause)
         waited += pause
         pause = min(pause * 2, 0.25)
-
-
-def new_token() -> str:
-    import secrets
-
-    return secrets.token_hex(16)
 
 
 # -- the manifest index ------------------------------------------------------------------

@@ -7,6 +7,7 @@ one batch per round trip, and decodes the replies. The sync and asyncio front en
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
@@ -557,6 +558,10 @@ class StoreCore:
         return candidates, buckets
 
     # -- locks ---------------------------------------------------------------------------
+    @staticmethod
+    def _new_token() -> str:
+        return new_token()
+
     def _lock_call(self, d: str, op: str, token: str) -> Batch:
         ttl = int(self.lock_ttl * 1000)
         return [Script("lock", [self.keys.lock(d)], [op, token, ttl])]
@@ -565,6 +570,11 @@ class StoreCore:
     def _lock_op(self, d: str, op: str, token: str) -> Op[bool]:
         (reply,) = yield self._lock_call(d, op, token)
         return bool(unwrap(reply))
+
+
+def new_token() -> str:
+    """A lock owner's token: 128 random bits."""
+    return secrets.token_hex(16)
 
 
 def lock_error(d: str, waited: float | None) -> LockError:

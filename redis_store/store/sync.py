@@ -13,14 +13,13 @@ from redis.exceptions import ResponseError
 from redis_store.errors import LockError
 from redis_store.models import Digest
 from redis_store.store import validate
-from redis_store.store.core import lock_error
+from redis_store.store.core import lock_error, new_token
 from redis_store.store.protocol import Batch, SyncDriver
 from redis_store.store.transport import (
     Backoff,
     ClientStore,
     merge,
     missing_scripts,
-    new_token,
 )
 
 

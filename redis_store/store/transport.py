@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -185,10 +184,6 @@ def merge(replies: list[Any], positions: list[int], again: list[Any]) -> list[An
     for i, reply in zip(positions, again, strict=True):
         replies[i] = reply
     return replies
-
-
-def new_token() -> str:
-    return secrets.token_hex(16)
 
 
 class Backoff:
