@@ -40,26 +40,21 @@ def _require_everything() -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+def _smoke_run(out: Path, **options: Any) -> dict[str, Any]:
+    """A tiny benchmark run (N = 20): what CI can afford, answers compared, no timing asserted."""
     _require_everything()
     from redis_store.bench.harness import Options, run
 
-    out = tmp_path_factory.mktemp("bench-results")
-    doc = run(
-        Options(
-            manifests=20,
-            seed=7,
-            vulnerabilities=200,
-            reads=20,
-            batch_size=100,
-            batches=1,
-            floor_calls=50,
-            out=out,
-            progress=False,
-        )
+    settings: dict[str, Any] = dict(
+        manifests=20, seed=7, reads=20, batches=1, out=out, progress=False
     )
-    yield doc, out
+    return run(Options(**(settings | options)))
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+    out = tmp_path_factory.mktemp("bench-results")
+    yield _smoke_run(out, vulnerabilities=200, batch_size=100, floor_calls=50), out
 
 
 @pytest.mark.slow
@@ -148,26 +143,9 @@ def test_postgres_delete_skips_locked_manifests_and_frees_unused_layers(
 def cluster_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[dict[str, Any], Path]]:
-    _require_everything()
-    from redis_store.bench.harness import Options, run
-
     out = tmp_path_factory.mktemp("bench-cluster")
-    doc = run(
-        Options(
-            manifests=20,
-            seed=7,
-            vulnerabilities=100,
-            reads=20,
-            batch_size=50,
-            batches=1,
-            floor_calls=20,
-            out=out,
-            redis_topology="cluster",
-            chart=False,
-            progress=False,
-        )
-    )
-    yield doc, out
+    options = dict(vulnerabilities=100, batch_size=50, floor_calls=20, chart=False)
+    yield _smoke_run(out, redis_topology="cluster", **options), out
 
 
 @pytest.mark.slow

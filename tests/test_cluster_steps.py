@@ -149,3 +149,33 @@ def test_index_packages_on_unknown_layer_changes_nothing(store: RedisStore) -> N
         store.index_packages([Package(name="p", version="1")], "sha256:" + "a" * 64, scanner)
     after = {k: store.client.dump(k) for k in store.client.scan_iter(match="steps:*")}
     assert after == before
+
+
+def test_concurrent_persists_of_one_new_manifest(redis_cluster: RedisClusterServers) -> None:
+    """Writers racing to create one manifest agree on its ID; the losers' IDs are dropped."""
+    import threading
+
+    from redis_store import Layer, Manifest
+
+    redis_cluster.flush()
+    digest = "sha256:" + "c" * 64
+    manifest = Manifest(hash=digest, layers=[Layer(hash="sha256:" + "d" * 64)])
+    stores = [RedisStore(redis_cluster.client(), namespace="race") for _ in range(6)]
+    start = threading.Barrier(len(stores))
+
+    def persist(s: RedisStore) -> None:
+        start.wait()
+        s.persist_manifest(manifest)
+
+    threads = [threading.Thread(target=persist, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client = stores[0].client
+    mid = client.hget(stores[0].keys.manifest(digest), "id")
+    assert client.hgetall(stores[0].keys.manifests) == {mid: digest.encode()}
+    assert client.smembers(stores[0].keys.layer("sha256:" + "d" * 64)) == {mid}
+    assert ops.check(stores[0]) == []
+    for s in stores:
+        s.close()

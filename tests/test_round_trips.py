@@ -226,3 +226,23 @@ def test_affected_manifests_round_trips(store: Any, backend: Any, round_trips: C
     before = round_trips.n
     assert store.affected_manifests(Vulnerability(package=Package(name="no-such-package"))) == []
     assert round_trips.n - before == 1  # no candidates: nothing more to read
+
+
+def test_large_batches_read_buckets_in_short_scripts(
+    store: Any, backend: Any, round_trips: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets are read by several short scripts in the same round trip, same answers."""
+    from redis_store import workload
+    from redis_store.replay import replay
+    from redis_store.store import core
+
+    reports = list(workload.generate(12, seed=5))
+    for r in reports:
+        replay(store, r)
+    vulns = workload.sample_vulnerabilities(reports, 300, seed=5)
+    whole = store.affected_manifests_batch(vulns)
+    monkeypatch.setattr(core, "BUCKETS_PER_SCRIPT", 1)
+    before = round_trips.n
+    assert store.affected_manifests_batch(vulns) == whole
+    assert round_trips.n - before == (5 if backend.kind == "cluster" else 2)
+    assert whole.vulnerable_manifests

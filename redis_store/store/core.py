@@ -44,6 +44,10 @@ from redis_store.store.replies import scanner_text, text, unwrap
 
 T = TypeVar("T")
 
+#: Reverse-index buckets (up to 512 manifest IDs each) one ``manifests_of`` script reads: a
+#: large AffectedManifests batch becomes several short scripts, not one that blocks the server.
+BUCKETS_PER_SCRIPT: Final = 64
+
 #: How often a write that raced with another writer of the same manifest is retried.
 MAX_RETRIES: Final = 32
 
@@ -499,10 +503,21 @@ class StoreCore:
         if not wanted:
             return [[] for _ in vulns]
         if self.cluster:
-            reply = yield from on_cluster.manifests_of(self, wanted)
+            per_bucket, ids, digests = yield from on_cluster.manifests_of(self, wanted)
         else:
-            (reply,) = yield [Script("manifests_of", [k.manifests, *wanted])]
-        per_bucket, ids, digests = unwrap(reply)
+            # one script per chunk of buckets, in one pipeline: the server serves other
+            # clients between them instead of running one long script on a large registry
+            chunks = [
+                wanted[i : i + BUCKETS_PER_SCRIPT]
+                for i in range(0, len(wanted), BUCKETS_PER_SCRIPT)
+            ]
+            replies = yield [Script("manifests_of", [k.manifests, *c]) for c in chunks]
+            per_bucket, ids, digests = [], [], []
+            for reply in replies:
+                chunk_buckets, chunk_ids, chunk_digests = unwrap(reply)
+                per_bucket += chunk_buckets
+                ids += chunk_ids
+                digests += chunk_digests
         digest_of = {i: self._stored_digest(d) for i, d in zip(ids, digests, strict=True) if d}
         members = {key: m for key, m in zip(wanted, per_bucket, strict=True)}
         out = []
