@@ -1,17 +1,15 @@
--- KEYS: scanners registry, layer set, layer package list, package data, ids, refs, seq.
--- ARGV: scanner identity, then 4 values per package: source value, package value,
+-- KEYS: layer set, layer package list, package data, ids, refs, seq.
+-- ARGV: scanner ID, then 4 values per package: source value, package value,
 --       artifact tail (JSON [package_db, repository_hint]), filepath.
 -- Upserts packages and sources, then appends new artifacts "pid,scid,src,tail\nfilepath"
 -- (identity = the part before the newline, so filepath is first-writer-wins).
-local ids, bad = scanner_ids(KEYS[1], ARGV, 1, 1)
-if not ids then return fail('UNKNOWN_SCANNER', bad) end
-if redis.call('EXISTS', KEYS[2]) == 0 then return fail('UNKNOWN_LAYER', '') end
-local scid = ids[1]
-local data, idk, refs, seq = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+if redis.call('EXISTS', KEYS[1]) == 0 then return fail('UNKNOWN_LAYER', '') end
+local scid = ARGV[1]
+local data, idk, refs, seq = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local n = (#ARGV - 1) / 4
 if n < 1 then return 0 end
 local seen = {}
-for _, e in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   seen[string.match(e, '^[^\n]*')] = true
 end
 local new = {}
@@ -27,5 +25,5 @@ for i = 0, n - 1 do
     addref(refs, src)
   end
 end
-if #new > 0 then chunked('RPUSH', KEYS[3], new) end
+if #new > 0 then chunked('RPUSH', KEYS[2], new) end
 return #new

@@ -21,20 +21,6 @@ local function chunked(cmd, key, items)
   return out
 end
 
--- Resolve scanner identities (ARGV slice) to IDs; nil and the bad index when one is unknown.
-local function scanner_ids(registry, argv, first, last)
-  local ids = {}
-  if last < first then return ids end
-  local idents = {}
-  for i = first, last do idents[#idents + 1] = argv[i] end
-  local found = chunked('HMGET', registry, idents)
-  for i, id in ipairs(found) do
-    if not id then return nil, idents[i] end
-    ids[i] = id
-  end
-  return ids
-end
-
 -- Insert an entity if its identity is new. value = 16-byte identity hash .. JSON fields.
 local function upsert(ids, data, seq, counter, value)
   local hkey = string.sub(value, 1, 16)

@@ -87,7 +87,7 @@ def persist_manifest(core: StoreCore, digest: str, layers: list[str]) -> Op[None
 
 # -- layers ------------------------------------------------------------------------------
 def index_artifacts(
-    core: StoreCore, kind: str, digest: str, ident: bytes, values: list[bytes], tails: list[bytes]
+    core: StoreCore, kind: str, digest: str, sid: bytes, values: list[bytes], tails: list[bytes]
 ) -> Op[None]:
     """Check the layer, upsert the entities and take their references in ``{g}``, append the
     artifacts in ``{l:...}``, give back the references of artifacts the layer already held.
@@ -95,7 +95,6 @@ def index_artifacts(
     For packages ``values`` alternate source and package values and ``tails`` alternate the
     artifact tail and the filepath, per package; otherwise ``tails`` is empty.
     """
-    (sid,) = yield from core._scanner_id_list([ident])
     # checked first, so that bad input changes nothing (not even an ID counter)
     (reply,) = yield [Command(("EXISTS", core.keys.layer(digest)))]
     if not unwrap(reply):
@@ -124,11 +123,10 @@ def index_artifacts(
 
 
 def by_layer(
-    core: StoreCore, kind: str, digest: str, idents: list[bytes]
-) -> Op[tuple[list[bytes], list[bytes], dict[bytes, bytes]]]:
-    """(scanner IDs, artifacts of those scanners, entity values): the artifact list of
+    core: StoreCore, kind: str, digest: str, ids: list[bytes]
+) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
+    """(artifacts of the scanners with these IDs, entity values): the artifact list of
     ``{l:...}``, then the entities they name from ``{g}``."""
-    ids = yield from core._scanner_id_list(idents)
     k = core.keys
     (listed,) = yield [Command(("LRANGE", k.layer_artifacts(digest, kind), 0, -1))]
     want = set(ids)
@@ -142,12 +140,12 @@ def by_layer(
             if kind == "pkg":
                 needed[fields[2]] = None
     if not needed:
-        return ids, [], {}
+        return [], {}
     (values,) = yield [Command(("HMGET", k.entity_data(kind), *needed))]
     found = {i: v for i, v in zip(needed, unwrap(values), strict=True) if v is not None}
     if len(found) < len(needed):  # the layer was reclaimed between the two reads
         artifacts = [a for a in artifacts if _artifact_ids(a, kind) <= found.keys()]
-    return ids, artifacts, found
+    return artifacts, found
 
 
 def _artifact_ids(art: bytes, kind: str) -> set[bytes]:
@@ -276,7 +274,8 @@ def delete_manifests(core: StoreCore, wanted: Sequence[str]) -> Op[list[str]]:
             break
         fields = ("id", "gen", "layers", "recs", "pending")
         states = yield [Command(("HMGET", k.manifest(d), *fields)) for d in pending]
-        plans = {d: unwrap(s) for d, s in zip(pending, states, strict=True) if unwrap(s)[0]}
+        read = {d: unwrap(s) for d, s in zip(pending, states, strict=True)}
+        plans = {d: plan for d, plan in read.items() if plan[0] is not None}
         if not plans:
             break
         calls: Batch = []

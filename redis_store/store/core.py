@@ -184,16 +184,16 @@ class StoreCore:
     def _index(self, kind: str, layer: object, scanner: object, args: list[bytes]) -> Op[None]:
         d = validate.digest(layer, "layer")
         ident = validate.scanner_identity(scanner, "scanner")
+        (sid,) = yield from self._scanner_id_list([ident])
         if self.cluster:
             if kind == "pkg":  # per package: source, package values; tail, filepath
                 values = [v for i in range(0, len(args), 4) for v in args[i : i + 2]]
                 tails = [v for i in range(2, len(args), 4) for v in args[i : i + 2]]
             else:
                 values, tails = args, []
-            return (yield from on_cluster.index_artifacts(self, kind, d, ident, values, tails))
+            return (yield from on_cluster.index_artifacts(self, kind, d, sid, values, tails))
         k = self.keys
         keys = [
-            k.scanners,
             k.layer(d),
             k.layer_artifacts(d, kind),
             k.entity_data(kind),
@@ -202,9 +202,9 @@ class StoreCore:
             k.seq,
         ]
         if kind == "pkg":
-            call = Script("index_packages", keys, [ident, *args])
+            call = Script("index_packages", keys, [sid, *args])
         else:
-            call = Script("index_entities", keys, [ident, kind.encode(), *args])
+            call = Script("index_entities", keys, [sid, kind.encode(), *args])
         (reply,) = yield [call]
         unwrap(reply, d)
 
@@ -260,14 +260,15 @@ class StoreCore:
         idents = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
         if not idents:
             return {}, [], {}
+        scids = yield from self._scanner_id_list(idents)
         if self.cluster:
-            scids, artifacts, found = yield from on_cluster.by_layer(self, kind, d, idents)
+            artifacts, found = yield from on_cluster.by_layer(self, kind, d, scids)
         else:
             k = self.keys
-            keys = [k.scanners, k.layer_artifacts(d, kind), k.entity_data(kind)]
+            keys = [k.layer_artifacts(d, kind), k.entity_data(kind)]
             kind_arg = b"pkg" if kind == "pkg" else b"-"
-            (reply,) = yield [Script("by_layer", keys, [kind_arg, *idents])]
-            scids, artifacts, ids, values = unwrap(reply)
+            (reply,) = yield [Script("by_layer", keys, [kind_arg, *scids])]
+            artifacts, ids, values = unwrap(reply)
             found = dict(zip(ids, values, strict=True))
         by_id = {scid: items[i] for i, scid in enumerate(scids)}
         return by_id, artifacts, found
