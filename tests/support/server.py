@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,11 +16,7 @@ import redis.cluster
 from redis_store.bench import servers as bench_servers
 from redis_store.bench.servers import stop_process
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = bench_servers.free_port
 
 
 @dataclass
@@ -53,10 +46,7 @@ class RedisServer:
         stop_process(self.process, self.workdir, timeout=10)
 
 
-def redis_server_binary() -> str | None:
-    return shutil.which("redis-server") or next(
-        (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.path.exists(p)), None
-    )
+redis_server_binary = bench_servers.redis_binary
 
 
 def start_redis(*extra: str) -> RedisServer:
@@ -154,8 +144,7 @@ class RedisClusterServers:
             s.stop()
 
 
-def redis_cli_binary() -> str | None:
-    return bench_servers.redis_cli_binary()
+redis_cli_binary = bench_servers.redis_cli_binary
 
 
 def start_cluster(masters: int = 3, replicas_per_master: int = 1) -> RedisClusterServers:
