@@ -28,7 +28,8 @@ import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_store import ops, replay, workload
+from redis_store import ops, replay
+from redis_store.demo import workload
 from redis_store.errors import DigestError, StoreError
 from redis_store.keys import KeyLayout
 from redis_store.models import Digest, IndexReport, VersionedScanner, Vulnerability

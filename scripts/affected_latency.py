@@ -17,7 +17,8 @@ import time
 
 import redis
 
-from redis_store import RedisStore, replay, workload
+from redis_store import RedisStore, replay
+from redis_store.demo import workload
 from redis_store.keys import KeyLayout
 
 

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 
 import redis
 
-from redis_store import RedisStore, replay, workload
+from redis_store import RedisStore, replay
+from redis_store.demo import workload
 
 
 def _free_port() -> int:

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from redis_store import IndexReport, Package, Repository, Vulnerability, replay
-from redis_store.workload import sample_vulnerabilities
+from redis_store.demo.workload import sample_vulnerabilities
 from tests.test_replay import REPORTS, load
 
 

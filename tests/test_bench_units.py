@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from redis_store import workload
 from redis_store.bench import report, servers
 from redis_store.bench.harness import (
     OpSamples,
@@ -18,6 +17,7 @@ from redis_store.bench.harness import (
     percentile,
     redis_family,
 )
+from redis_store.demo import workload
 from redis_store.models import IndexReport
 
 

@@ -12,8 +12,15 @@ import pytest
 from redis_store.cli import main
 from tests.support.server import free_port
 
-STEPS = {"generate", "clear earlier run", "index (replay)", "index_report", "manifest_scanned",
-         "packages_by_layer", "delete_manifests (10%)"}
+STEPS = {
+    "generate",
+    "clear earlier run",
+    "index (replay)",
+    "index_report",
+    "manifest_scanned",
+    "packages_by_layer",
+    "delete_manifests (10%)",
+}
 STATES = {"FetchLayers", "ScanLayers", "Coalesce", "IndexManifest", "IndexFinished"}
 
 
@@ -57,10 +64,18 @@ def test_demo_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
     assert a == b  # each in-process run gets its own fakeredis
 
 
-@pytest.mark.parametrize("argv", [
-    [], ["nope"], ["demo", "--manifests", "0"], ["demo", "--manifests", "x"], ["demo", "--bad"],
-    ["demo", "--namespace", ""], ["demo", "--namespace", "a{b}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nope"],
+        ["demo", "--manifests", "0"],
+        ["demo", "--manifests", "x"],
+        ["demo", "--bad"],
+        ["demo", "--namespace", ""],
+        ["demo", "--namespace", "a{b}"],
+    ],
+)
 def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err
@@ -71,8 +86,9 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--manifests" in capsys.readouterr().out
 
 
-def test_without_fakeredis(monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_fakeredis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "fakeredis", None)  # makes "import fakeredis" fail
     assert main(["demo", "--manifests", "3"]) == 1
     err = capsys.readouterr().err
@@ -92,8 +108,13 @@ def test_bad_url_scheme(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_dash_m() -> None:
-    done = subprocess.run([sys.executable, "-m", "redis_store", "demo", "--manifests", "3"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "redis_store", "demo", "--manifests", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "3 manifests" in done.stdout
 
@@ -115,6 +136,5 @@ def test_demo_real_server(
     second = _run_json(capsys, "--manifests", "20", "--url", server.url, "--namespace", ns)
     assert second["stored"]["cleared_from_earlier_run"] == 18
     assert second["stored"]["redis_keys_after_delete"] == st["redis_keys_after_delete"]
-    assert main(["demo", "--manifests", "20", "--url", server.url,
-                 "--namespace", ns]) == 0
+    assert main(["demo", "--manifests", "20", "--url", server.url, "--namespace", ns]) == 0
     assert f"into {server.url}," in capsys.readouterr().out

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from redis_store import IndexReport, RedisStore, cli, ops, replay, workload
+from redis_store import IndexReport, RedisStore, cli, ops, replay
+from redis_store.demo import workload
 from tests.conftest import SHARED_TESTDATA
 
 SHARED_REPORTS = sorted(SHARED_TESTDATA.glob("*.index.json")) if SHARED_TESTDATA.is_dir() else []

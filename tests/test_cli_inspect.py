@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from redis_store import AffectedManifests, IndexReport, Vulnerability, ops, workload
+from redis_store import AffectedManifests, IndexReport, Vulnerability, ops
+from redis_store.demo import workload
 from tests.support import gen
 from tests.test_cli_helpers import (
     SHARED_REPORTS,

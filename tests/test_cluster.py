@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 from redis.crc import key_slot
 
-from redis_store import RedisStore, ops, replay, workload
+from redis_store import RedisStore, ops, replay
+from redis_store.demo import workload
 from redis_store.keys import KeyLayout
 from redis_store.ops.nodes import primaries
 from tests.support.inspect import all_keys

@@ -10,8 +10,8 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from redis_store import RedisStore, acl, ops
+from redis_store.demo.workload import generate, sample_vulnerabilities
 from redis_store.replay import replay
-from redis_store.workload import generate, sample_vulnerabilities
 from tests.support.server import RedisClusterServers
 
 NS = "aclns"

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from redis_store import IndexReport, RedisStore, ops
+from redis_store.demo.workload import generate, sample_vulnerabilities
 from redis_store.replay import replay
 from redis_store.store.core import StoreCore
 from redis_store.store.protocol import Pause
-from redis_store.workload import generate, sample_vulnerabilities
 from tests.support.server import RedisClusterServers
 
 

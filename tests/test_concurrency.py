@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from redis_store import IndexReport, RedisStore, replay, workload
+from redis_store import IndexReport, RedisStore, replay
+from redis_store.demo import workload
 from tests.support.inspect import all_keys, reverse_index
 from tests.support.invariants import violations
 from tests.test_replay import canonical

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from redis_store import DurabilityError, RedisStore, replay, workload
+from redis_store import DurabilityError, RedisStore, replay
+from redis_store.demo import workload
 from redis_store.scripts import NAMES, READ_ONLY, WRITES, is_write
 from redis_store.store.protocol import Batch, Script
 from tests.conftest import IN_CI

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from redis_store import RedisStore, Vulnerability, ops, replay, workload
+from redis_store import RedisStore, Vulnerability, ops, replay
+from redis_store.demo import workload
 from redis_store.keys import KeyLayout
 from tests.support import gen
 from tests.support.inspect import all_keys
@@ -43,19 +44,28 @@ CORRUPTIONS: dict[str, tuple[str, Callable[[Any, tuple[str, str, str, str]], Any
     "table entry removed": ("manifest-unlisted", lambda c, p: c.hdel(K.manifests, p[1])),
     "layer forgets manifest": ("layer-link", lambda c, p: c.srem(K.layer(p[2]), p[1])),
     "layer lists a ghost": ("layer-dangling-manifest", lambda c, p: c.sadd(K.layer(p[2]), 99999)),
-    "unknown scanner mark": ("scanner-unknown",
-                             lambda c, p: c.sadd(K.manifest_scanned(p[0]), 777)),
+    "unknown scanner mark": ("scanner-unknown", lambda c, p: c.sadd(K.manifest_scanned(p[0]), 777)),
     "count off": ("refs-mismatch", lambda c, p: c.hincrby(K.entity_refs("pkg"), "1", 3)),
-    "identity lost": ("ids-mismatch", lambda c, p: c.hdel(
-        K.entity_ids("pkg"), c.hget(K.entity_data("pkg"), "1")[:16])),
+    "identity lost": (
+        "ids-mismatch",
+        lambda c, p: c.hdel(K.entity_ids("pkg"), c.hget(K.entity_data("pkg"), "1")[:16]),
+    ),
     "bucket forgets manifest": ("record-missing", lambda c, p: c.srem(p[3], p[1])),
     "bucket lists a ghost": ("record-unlisted", lambda c, p: c.sadd(p[3], 99999)),
-    "stray entity": ("entity-unreferenced", lambda c, p: c.hset(
-        K.entity_data("dist"), "4242", b"0123456789abcdef" + b'["x","","","","","","",""]')),
-    "index records dropped": ("report-index-mismatch",
-                              lambda c, p: c.hset(K.manifest(p[0]), "recs", "")),
-    "orphan layer": ("layer-orphan", lambda c, p: c.rpush(K.layer_artifacts(
-        "sha256:" + "e" * 64, "dist"), "1,1")),
+    "stray entity": (
+        "entity-unreferenced",
+        lambda c, p: c.hset(
+            K.entity_data("dist"), "4242", b"0123456789abcdef" + b'["x","","","","","","",""]'
+        ),
+    ),
+    "index records dropped": (
+        "report-index-mismatch",
+        lambda c, p: c.hset(K.manifest(p[0]), "recs", ""),
+    ),
+    "orphan layer": (
+        "layer-orphan",
+        lambda c, p: c.rpush(K.layer_artifacts("sha256:" + "e" * 64, "dist"), "1,1"),
+    ),
 }
 
 
@@ -152,8 +162,7 @@ def test_inspect(populated: Any) -> None:
     assert ops.manifest_info(store, gen.random_digest()) is None
     assert [dd for _, dd in ops.manifests(store)] == [r.hash for r in reports]
     assert {s.name for s in ops.scanners(store).values()} >= {"os-release"}
-    assert isinstance(store.affected_manifests(Vulnerability(package=workload_pkg(reports))),
-                      list)
+    assert isinstance(store.affected_manifests(Vulnerability(package=workload_pkg(reports))), list)
 
 
 def workload_pkg(reports: list[Any]) -> Any:

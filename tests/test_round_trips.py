@@ -206,7 +206,8 @@ def test_scripts_survive_flush_inside_a_pipeline(store: Any, backend: Any) -> No
 def test_affected_manifests_round_trips(store: Any, backend: Any, round_trips: Counter) -> None:
     """2 round trips for one vulnerability or a batch of 1,000, whatever the candidates (5 on
     a cluster: records, entities, buckets, the manifest table, the manifests' own IDs)."""
-    from redis_store import Package, Vulnerability, workload
+    from redis_store import Package, Vulnerability
+    from redis_store.demo import workload
     from redis_store.replay import replay
 
     reports = list(workload.generate(30, seed=3))
@@ -232,7 +233,7 @@ def test_large_batches_read_buckets_in_short_scripts(
     store: Any, backend: Any, round_trips: Counter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Buckets are read by several short scripts in the same round trip, same answers."""
-    from redis_store import workload
+    from redis_store.demo import workload
     from redis_store.replay import replay
     from redis_store.store import core
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from redis_store import Digest, IndexReport, PackageKind, Version
-from redis_store.workload import describe, generate
+from redis_store.demo.workload import describe, generate
 
 DETECTORS = {
     ("dpkg", "7", "package"),
@@ -114,7 +114,8 @@ def test_ids_consistent_across_reports(reports: list[IndexReport]) -> None:
 
 def test_base_layers_are_shared(reports: list[IndexReport]) -> None:
     uses = Counter(
-        layer for r in reports
+        layer
+        for r in reports
         for layer in {e.introduced_in for es in (r.environments or {}).values() for e in es}
     )
     top = uses.most_common(3)
@@ -160,33 +161,53 @@ def test_package_shapes(reports: list[IndexReport]) -> None:
 
 
 def test_distributions_and_repositories(reports: list[IndexReport]) -> None:
-    dists = {(d.did, d.name, d.version_id, d.cpe)
-             for r in reports for d in (r.distributions or {}).values()}
+    dists = {
+        (d.did, d.name, d.version_id, d.cpe)
+        for r in reports
+        for d in (r.distributions or {}).values()
+    }
     assert ("debian", "Debian GNU/Linux", "12", "") in dists
-    assert ("rhel", "Red Hat Enterprise Linux Server", "8",
-            "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:*") in dists
+    assert (
+        "rhel",
+        "Red Hat Enterprise Linux Server",
+        "8",
+        "cpe:2.3:o:redhat:enterprise_linux:8:*:*:*:*:*:*:*",
+    ) in dists
     assert any(d[0] == "alpine" for d in dists)
-    repos = {(x.name, x.key, x.uri, x.cpe)
-             for r in reports for x in (r.repositories or {}).values()}
-    assert ("cpe:/o:redhat:enterprise_linux:8::baseos", "rhel-cpe-repository", "",
-            "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*") in repos
-    assert ("cpe:/a:redhat:enterprise_linux:8::appstream", "rhel-cpe-repository", "",
-            "cpe:2.3:a:redhat:enterprise_linux:8:*:appstream:*:*:*:*:*") in repos
+    repos = {
+        (x.name, x.key, x.uri, x.cpe) for r in reports for x in (r.repositories or {}).values()
+    }
+    assert (
+        "cpe:/o:redhat:enterprise_linux:8::baseos",
+        "rhel-cpe-repository",
+        "",
+        "cpe:2.3:o:redhat:enterprise_linux:8:*:baseos:*:*:*:*:*",
+    ) in repos
+    assert (
+        "cpe:/a:redhat:enterprise_linux:8::appstream",
+        "rhel-cpe-repository",
+        "",
+        "cpe:2.3:a:redhat:enterprise_linux:8:*:appstream:*:*:*:*:*",
+    ) in repos
     assert ("go", "", "https://pkg.go.dev/", "") in repos
     assert {"pypi", "maven"} <= {x[0] for x in repos}
 
 
 def test_sources_modules_and_drift(reports: list[IndexReport]) -> None:
     pkgs = [p for r in reports for p in (r.packages or {}).values()]
-    deb_sources = {p.source.name for p in pkgs
-                   if p.detector and p.detector.name == "dpkg" and p.source and p.source.name}
+    deb_sources = {
+        p.source.name
+        for p in pkgs
+        if p.detector and p.detector.name == "dpkg" and p.source and p.source.name
+    }
     assert {"glibc", "openssl", "util-linux"} <= deb_sources
     assert any(p.module for p in pkgs) and any(p.source and p.source.module for p in pkgs)
     # some manifests carry a newer version of a base package in an upper layer
     drifted = 0
     for r in reports:
-        names = Counter((p.name, p.detector.name if p.detector else "")
-                        for p in (r.packages or {}).values())
+        names = Counter(
+            (p.name, p.detector.name if p.detector else "") for p in (r.packages or {}).values()
+        )
         drifted += any(n > 1 and det in OS_SIZES for (_, det), n in names.items())
     assert 0.05 * len(reports) <= drifted <= 0.5 * len(reports)
 

@@ -52,7 +52,8 @@ import orjson
 import redis
 import redis.connection
 
-from redis_store import replay, workload
+from redis_store import replay
+from redis_store.demo import workload
 from redis_store.keys import KeyLayout
 from redis_store.models import (
     IndexReport,
