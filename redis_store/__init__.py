@@ -1,7 +1,8 @@
 """redis_store: claircore's indexer Store on Redis.
 
 Everything public is importable from here: the models and their claircore JSON codec, the
-errors, and the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`).
+errors, the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`) and their protocols
+(:class:`Store`, :class:`AsyncStore`) for type hints.
 """
 
 from redis_store import replay as replay
@@ -20,6 +21,7 @@ from redis_store.matchers import DEFAULT_MATCHERS, Constraint, Matcher
 from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
+from redis_store.store.api import AsyncStore, Store
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,7 @@ __all__ = [
     "Matcher",
     "AsyncManifestLock",
     "AsyncRedisStore",
+    "AsyncStore",
     "DigestError",
     "DurabilityError",
     "InvalidInputError",
@@ -36,6 +39,7 @@ __all__ = [
     "ManifestLock",
     "MatcherError",
     "RedisStore",
+    "Store",
     "StoreError",
     "UnknownLayerError",
     "UnknownManifestError",

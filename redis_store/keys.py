@@ -24,11 +24,10 @@ from typing import Final
 #: intset encoding however many manifests share a record.
 BUCKET_SIZE: Final = 512
 
-#: Entity kinds kept in dictionaries, with their ID counters.
-ENTITY_KINDS: Final = ("pkg", "dist", "repo", "file")
-
-#: Artifact lists kept per layer, one per ``index_*`` method.
-ARTIFACT_KINDS: Final = ("pkg", "dist", "repo", "file")
+#: The kinds of entity: packages, distributions, repositories and files. Each kind has a
+#: dictionary in ``{g}`` (data, ids, refs, and an ID counter) and an artifact list per layer,
+#: filled by its ``index_*`` method.
+KINDS: Final = ("pkg", "dist", "repo", "file")
 
 
 class KeyLayout:
@@ -74,13 +73,14 @@ class KeyLayout:
     def entity_keys(self) -> list[str]:
         """The 12 dictionary keys in the fixed order the scripts expect (data, ids, refs)."""
         out: list[str] = []
-        for kind in ENTITY_KINDS:
+        for kind in KINDS:
             out += [self.entity_data(kind), self.entity_ids(kind), self.entity_refs(kind)]
         return out
 
     # -- manifests -----------------------------------------------------------------------
     def manifest(self, digest: str) -> str:
-        """Hash: ``id``, ``gen`` (changes on every write), ``layers``, ``recs``."""
+        """Hash: ``id``, ``gen`` (its generation: changes on every write), ``layers``, ``recs``,
+        ``used``."""
         return f"{self.prefix}{{m:{digest}}}"
 
     def manifest_scanned(self, digest: str) -> str:
@@ -113,7 +113,7 @@ class KeyLayout:
         return [
             self.layer(digest),
             self.layer_scanned(digest),
-            *(self.layer_artifacts(digest, kind) for kind in ARTIFACT_KINDS),
+            *(self.layer_artifacts(digest, kind) for kind in KINDS),
         ]
 
     # -- reverse index -------------------------------------------------------------------

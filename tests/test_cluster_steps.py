@@ -17,8 +17,8 @@ import pytest
 from redis_store import IndexReport, RedisStore, ops
 from redis_store.demo.workload import generate, sample_vulnerabilities
 from redis_store.replay import replay
+from redis_store.store.calls import Pause
 from redis_store.store.core import StoreCore
-from redis_store.store.protocol import Pause
 from tests.support.server import RedisClusterServers
 
 

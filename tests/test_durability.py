@@ -11,27 +11,30 @@ import redis
 from redis_store import DurabilityError, RedisStore, replay
 from redis_store.demo import workload
 from redis_store.scripts import NAMES, READ_ONLY, WRITES, is_write
-from redis_store.store.protocol import Batch, Script
+from redis_store.store import locks
+from redis_store.store.calls import Batch, ScriptCall
 from tests.conftest import IN_CI
 from tests.support.server import RedisServer, redis_server_binary, start_redis
 
 
 def test_write_scripts() -> None:
     assert set(NAMES) >= WRITES and not WRITES & READ_ONLY
-    assert {"persist_manifest", "index_manifest", "delete_manifest", "c_switch"} <= WRITES
+    assert {"persist_manifest", "index_manifest", "delete_manifest"} <= WRITES
+    assert "cluster/switch_records" in WRITES
     # reads, the read time index_report records, and locks (they expire by themselves)
     reads = {"by_layer", "manifest_plan", "affected_candidates", "manifests_of", "index_report"}
     reads |= {"lock"}
     assert not reads & WRITES
-    assert is_write("c_some_future_step") and not is_write("c_by_layer")
+    assert is_write("cluster/some_future_step")
 
 
 def test_a_retried_acquire_gets_its_own_lock(store: object) -> None:
     """A lock acquire re-sent after a lost reply must not wait for its own lock."""
     d = "sha256:" + "ab" * 32
-    assert store._lock_op(d, "acquire", "token-1")  # type: ignore[attr-defined]
-    assert store._lock_op(d, "acquire", "token-1")  # type: ignore[attr-defined]
-    assert not store._lock_op(d, "acquire", "token-2")  # type: ignore[attr-defined]
+    key, ttl = store.keys.lock(d), store.lock_ttl  # type: ignore[attr-defined]
+    assert store._run(locks.lock_op(key, "acquire", "token-1", ttl))  # type: ignore[attr-defined]
+    assert store._run(locks.lock_op(key, "acquire", "token-1", ttl))  # type: ignore[attr-defined]
+    assert not store._run(locks.lock_op(key, "acquire", "token-2", ttl))  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +74,14 @@ def test_wait_follows_writes_only(pair: tuple[RedisServer, RedisServer]) -> None
     report = next(workload.generate(1, seed=3))
     finished = replay.replay(store, report)
     assert finished.hash is not None
-    writes = [b for b in store.sent if any(isinstance(c, Script) and is_write(c.name) for c in b)]
+    writes = [
+        b for b in store.sent if any(isinstance(c, ScriptCall) and is_write(c.name) for c in b)
+    ]
     assert writes and all(b[-1].args[0] == "WAIT" for b in writes)  # type: ignore[union-attr]
     store.sent = []
     assert store.index_report(finished.hash) is not None
     assert store.manifest_scanned(finished.hash, replay.plan(report).scanners)
-    assert all(c.args[0] != "WAIT" for b in store.sent for c in b if not isinstance(c, Script))
+    assert all(c.args[0] != "WAIT" for b in store.sent for c in b if not isinstance(c, ScriptCall))
     # what WAIT acknowledged is on the replica already
     on_replica = RedisStore(redis.Redis(port=replica.port), namespace="d")
     assert on_replica.index_report(finished.hash) == store.index_report(finished.hash)

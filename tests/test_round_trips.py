@@ -235,7 +235,7 @@ def test_large_batches_read_buckets_in_short_scripts(
     """Buckets are read by several short scripts in the same round trip, same answers."""
     from redis_store.demo import workload
     from redis_store.replay import replay
-    from redis_store.store import core
+    from redis_store.store.steps import single as core
 
     reports = list(workload.generate(12, seed=5))
     for r in reports:

@@ -39,7 +39,7 @@ def test_store_survives_a_server_restart() -> None:
             except redis.ConnectionError:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-        assert store.client.script_exists(store._scripts["set_layer_scanned"].sha) == [False]
+        assert store.client.script_exists(store.scripts["set_layer_scanned"].sha) == [False]
         store.set_layer_scanned(layer, s)  # NOSCRIPT -> reload -> done
         assert store.layer_scanned(layer, s) is True
     finally:

@@ -767,3 +767,46 @@ def _affected(o: object) -> AffectedManifests:
 def affected_manifests_from_obj(obj: object) -> AffectedManifests:
     """An ``AffectedManifests`` from its decoded JSON object."""
     return _public(_affected, obj)
+
+
+# --- Documents: the entry points of Model.from_json / to_json --------------------------------
+
+
+def decode_index_report(data: bytes | bytearray | memoryview | str) -> IndexReport:
+    """An IndexReport from claircore's JSON."""
+    return report_from_obj(loads(data, "index report"))
+
+
+def encode_index_report(report: IndexReport) -> bytes:
+    """claircore's JSON of an IndexReport."""
+    return dumps(report_to_obj(report))
+
+
+def decode_manifest(data: bytes | bytearray | memoryview | str) -> Manifest:
+    """A Manifest from claircore's JSON."""
+    return manifest_from_obj(loads(data, "manifest"))
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """claircore's JSON of a Manifest."""
+    return dumps(manifest_to_obj(manifest))
+
+
+def decode_vulnerability(data: bytes | bytearray | memoryview | str) -> Vulnerability:
+    """A Vulnerability from claircore's JSON."""
+    return vulnerability_from_obj(loads(data, "vulnerability"))
+
+
+def encode_vulnerability(vulnerability: Vulnerability) -> bytes:
+    """claircore's JSON of a Vulnerability."""
+    return dumps(vulnerability_to_obj(vulnerability))
+
+
+def decode_affected_manifests(data: bytes | bytearray | memoryview | str) -> AffectedManifests:
+    """libindex's AffectedManifests from its JSON."""
+    return affected_manifests_from_obj(loads(data, "affected manifests"))
+
+
+def encode_affected_manifests(affected: AffectedManifests) -> bytes:
+    """libindex's JSON of an AffectedManifests."""
+    return dumps(affected_manifests_to_obj(affected))

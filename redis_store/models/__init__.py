@@ -30,6 +30,7 @@ from redis_store.models.entities import (
     Package,
     PackageKind,
     Repository,
+    Scanner,
     VersionedScanner,
     Vulnerability,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "Range",
     "Relation",
     "Repository",
+    "Scanner",
     "Severity",
     "ValueKind",
     "Version",

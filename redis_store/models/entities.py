@@ -3,8 +3,9 @@
 Field names are claircore's JSON names in snake_case (except ``IndexReport.hash`` for
 ``manifest_hash`` and ``IndexReport.repositories`` for ``repository``). Constructors normalise
 what has one canonical form (digests, CPEs, package kinds) so that equal things compare equal;
-they do not otherwise type-check, to keep decoding a large report cheap. JSON goes through
-:mod:`redis_store.codec.wire` (imported lazily: the codec imports this module).
+they do not otherwise type-check, to keep decoding a large report cheap. The JSON methods call
+:mod:`redis_store.codec.wire` by name when they run: this module imports nothing from the
+codec (the codec builds these classes), so the dependency runs one way.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import ClassVar, Final, Self
+from typing import Final, Protocol
 
 from redis_store.errors import InvalidInputError
 from redis_store.models.cpe import canonical_cpe
@@ -34,6 +35,7 @@ __all__ = [
     "Package",
     "PackageKind",
     "Repository",
+    "Scanner",
     "VersionedScanner",
     "Vulnerability",
 ]
@@ -69,33 +71,6 @@ class PackageKind(StrEnum):
 
 _KINDS: Final[dict[str, PackageKind]] = {k.value: k for k in PackageKind}
 _KINDS["unknown"] = PackageKind.UNKNOWN
-
-
-class _WireJSON:
-    """``from_json``/``to_json`` through :mod:`redis_store.codec.wire`.
-
-    ``_CODEC`` names the codec's pair (``<_CODEC>_from_obj``, ``<_CODEC>_to_obj``) and
-    ``_DOCUMENT`` the document in error messages. The codec is imported lazily: it imports
-    this module.
-    """
-
-    __slots__ = ()
-    _CODEC: ClassVar[str]
-    _DOCUMENT: ClassVar[str]
-
-    @classmethod
-    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Self:
-        """Decode claircore's JSON; bad input raises with the offending field's path."""
-        from redis_store.codec import wire
-
-        decoded: Self = getattr(wire, f"{cls._CODEC}_from_obj")(wire.loads(data, cls._DOCUMENT))
-        return decoded
-
-    def to_json(self) -> bytes:
-        """claircore's JSON, key order and omissions included."""
-        from redis_store.codec import wire
-
-        return wire.dumps(getattr(wire, f"{self._CODEC}_to_obj")(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +113,20 @@ def _detector_from_urn(urn: str) -> Detector:
             f"invalid detector uri {urn!r}: want 3 parts name:version:kind, got {len(parts)}"
         )
     return Detector(parts[0], parts[1], parts[2])
+
+
+class Scanner(Protocol):
+    """What the store needs of a scanner: its identity, three strings. Every method that
+    takes scanners accepts any such object (claircore's scanners, :class:`VersionedScanner`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,14 +242,11 @@ class Layer:
 
 
 @dataclass(slots=True)
-class Manifest(_WireJSON):
+class Manifest:
     """An image manifest: its digest and layers bottom to top (a layer may repeat).
 
     Layers may be given as ``Layer``, ``Digest`` or digest ``str``; they are kept as ``Layer``.
     """
-
-    _CODEC = "manifest"
-    _DOCUMENT = "manifest"
 
     hash: Digest
     layers: list[Layer] = field(default_factory=list)
@@ -275,6 +261,19 @@ class Manifest(_WireJSON):
                     continue
                 layers[i] = Layer(as_digest(layer, f"manifest.layers[{i}]"))
 
+    @classmethod
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Manifest:
+        """Decode claircore's JSON; bad input raises with the offending field's path."""
+        from redis_store.codec.wire import decode_manifest
+
+        return decode_manifest(data)
+
+    def to_json(self) -> bytes:
+        """claircore's JSON, key order and omissions included."""
+        from redis_store.codec.wire import encode_manifest
+
+        return encode_manifest(self)
+
 
 @dataclass(slots=True)
 class IndexRecord:
@@ -286,16 +285,13 @@ class IndexRecord:
 
 
 @dataclass(slots=True)
-class IndexReport(_WireJSON):
+class IndexReport:
     """claircore's ``IndexReport``.
 
     The four maps default to empty dicts (what claircore's controller starts with); ``None``
     is JSON ``null``. ``files`` is never serialised (claircore's ``json:"-"``). ``hash``
     ``None`` is claircore's zero digest, written as ``""`` (which nothing can decode back).
     """
-
-    _CODEC = "report"
-    _DOCUMENT = "index report"
 
     hash: Digest | None = None
     state: str = ""
@@ -339,6 +335,19 @@ class IndexReport(_WireJSON):
                     out.append(IndexRecord(pkg, dist, repos.get(rid)))
         return out
 
+    @classmethod
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> IndexReport:
+        """Decode claircore's JSON; bad input raises with the offending field's path."""
+        from redis_store.codec.wire import decode_index_report
+
+        return decode_index_report(data)
+
+    def to_json(self) -> bytes:
+        """claircore's JSON, key order and omissions included."""
+        from redis_store.codec.wire import encode_index_report
+
+        return encode_index_report(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Alias:
@@ -352,15 +361,12 @@ _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 
 
 @dataclass(slots=True)
-class Vulnerability(_WireJSON):
+class Vulnerability:
     """claircore's ``Vulnerability`` (the input of AffectedManifests).
 
     ``issued`` is kept as the RFC 3339 text given. ``self``, ``aliases`` and ``invert`` are
     claircore's untagged ``Self``, ``Aliases`` and ``Invert`` JSON fields.
     """
-
-    _CODEC = "vulnerability"
-    _DOCUMENT = "vulnerability"
 
     id: str = ""
     updater: str = ""
@@ -380,13 +386,23 @@ class Vulnerability(_WireJSON):
     aliases: list[Alias] | None = None
     invert: bool = False
 
+    @classmethod
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> Vulnerability:
+        """Decode claircore's JSON; bad input raises with the offending field's path."""
+        from redis_store.codec.wire import decode_vulnerability
+
+        return decode_vulnerability(data)
+
+    def to_json(self) -> bytes:
+        """claircore's JSON, key order and omissions included."""
+        from redis_store.codec.wire import encode_vulnerability
+
+        return encode_vulnerability(self)
+
 
 @dataclass(slots=True)
-class AffectedManifests(_WireJSON):
+class AffectedManifests:
     """libindex's ``AffectedManifests``: vulnerabilities by ID, and their IDs per manifest."""
-
-    _CODEC = "affected_manifests"
-    _DOCUMENT = "affected manifests"
 
     vulnerabilities: dict[str, Vulnerability] = field(default_factory=dict)
     vulnerable_manifests: dict[Digest, list[str]] = field(default_factory=dict)
@@ -408,3 +424,16 @@ class AffectedManifests(_WireJSON):
 
         for ids in self.vulnerable_manifests.values():
             ids.sort(key=severity, reverse=True)
+
+    @classmethod
+    def from_json(cls, data: bytes | bytearray | memoryview | str) -> AffectedManifests:
+        """Decode claircore's JSON; bad input raises with the offending field's path."""
+        from redis_store.codec.wire import decode_affected_manifests
+
+        return decode_affected_manifests(data)
+
+    def to_json(self) -> bytes:
+        """claircore's JSON, key order and omissions included."""
+        from redis_store.codec.wire import encode_affected_manifests
+
+        return encode_affected_manifests(self)

@@ -18,11 +18,11 @@ from typing import Any
 
 from redis_store.codec import storage
 from redis_store.errors import StoreError
-from redis_store.keys import ENTITY_KINDS, bucket_of
+from redis_store.keys import KINDS, bucket_of
 from redis_store.models import IndexReport
 from redis_store.ops.scan import Namespace, Progress, read_namespace
 from redis_store.store import RedisStore
-from redis_store.store.core import StoreCore
+from redis_store.store.core import reverse_index_rows
 
 
 class Fix:
@@ -89,7 +89,7 @@ class _Checker:
     def __init__(self, store: RedisStore, ns: Namespace) -> None:
         self.store, self.ns, self.k = store, ns, store.keys
         self.out: list[Violation] = []
-        self.refs: dict[str, Counter[str]] = {kind: Counter() for kind in ENTITY_KINDS}
+        self.refs: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
         #: IDs of the manifests that exist (their hash does, whatever the table says)
         self.live = {h.get("id", "") for h in ns.manifests.values()}
 
@@ -262,7 +262,7 @@ class _Checker:
     # -- dictionaries ------------------------------------------------------------------------
     def dictionaries(self) -> None:
         ns, k = self.ns, self.k
-        for kind in ENTITY_KINDS:
+        for kind in KINDS:
             data, ids, stored = ns.data[kind], ns.ids[kind], ns.refs[kind]
             counted = self.refs[kind]
             refs_key, ids_key = k.entity_refs(kind), k.entity_ids(kind)
@@ -320,7 +320,7 @@ class _Checker:
             if report.state != "IndexFinished":
                 continue
             try:
-                want = set(StoreCore._records(report))
+                want = set(reverse_index_rows(report))
             except StoreError as e:
                 self.add("report-index-mismatch", k.report(d), f"report has bad IDs: {e}", None)
                 continue

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from redis_store.keys import ENTITY_KINDS
+from redis_store.keys import KINDS
 from redis_store.ops.fsck import unlist_bucket
 from redis_store.ops.scan import Progress, batched, read_namespace
 from redis_store.store import RedisStore
-from redis_store.store import cluster as on_cluster
+from redis_store.store.steps.cluster import release_call
 
 _FIELDS = {"pkg": "packages", "dist": "distributions", "repo": "repositories", "file": "files"}
 
@@ -55,8 +55,8 @@ class GcResult:
 
 def _release(store: RedisStore, ids: dict[str, list[str]]) -> None:
     """Give back references in {g}, after what held them is gone (a cluster's last step)."""
-    call = on_cluster.release(store, ids)
-    store._scripts[call.name](keys=call.keys, args=call.args)
+    call = release_call(store.keys, ids)
+    store.scripts[call.name](keys=call.keys, args=call.args)
 
 
 def collect(
@@ -64,7 +64,7 @@ def collect(
 ) -> GcResult:
     """Reclaim unused layers, records and entities; returns the counts."""
     ns = read_namespace(store, progress)
-    k, scripts = store.keys, store._scripts
+    k, scripts = store.keys, store.scripts
     result = GcResult(dry_run=dry_run)
     entity_keys = k.entity_keys()
     # a manifest exists while its hash does; IDs of deleted ones are never handed out again
@@ -79,9 +79,9 @@ def collect(
         if dry_run:
             result.layers += 1
         elif store.cluster:  # two steps: the layer's slot, then references in {g}
-            held = scripts["c_layer_leave"](keys=k.layer_keys(layer), args=dead)
+            held = scripts["cluster/leave_layer"](keys=k.layer_keys(layer), args=dead)
             if held:
-                _release(store, dict(zip(ENTITY_KINDS, held, strict=True)))
+                _release(store, dict(zip(KINDS, held, strict=True)))
                 result.layers += 1
         else:
             keys = [*k.layer_keys(layer), *entity_keys]
@@ -104,7 +104,7 @@ def collect(
             bucket_keys = [k.bucket(name, rec, int(b)) for b in buckets]
             if store.cluster:  # two steps: the name's slot, then references in {g}
                 args = [rec, *buckets, *sorted(members)]
-                if scripts["c_rec_remove"](keys=[k.name(name), *bucket_keys], args=args):
+                if scripts["cluster/remove_record"](keys=[k.name(name), *bucket_keys], args=args):
                     p, d, r = rec.split(":")
                     _release(store, {"pkg": [p], "dist": [d], "repo": [r]})
                     result.records += 1
@@ -112,7 +112,7 @@ def collect(
             keys = [k.name(name), *entity_keys, *bucket_keys]
             result.records += int(scripts["gc_record"](keys=keys, args=[rec, *sorted(members)]))
     # entities: referenced by layer artifacts and records (as of the snapshot)
-    used: dict[str, Counter[str]] = {kind: Counter() for kind in ENTITY_KINDS}
+    used: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
     for (layer, kind), arts in ns.artifacts.items():
         if not (ns.layers.get(layer) or set()) & live:
             continue
@@ -129,7 +129,7 @@ def collect(
             used["pkg"][p] += 1
             used["dist"][d] += 1
             used["repo"][r] += 1
-    for kind in ENTITY_KINDS:
+    for kind in KINDS:
         unused = [i for i in ns.data[kind] if not used[kind][i]]
         if dry_run:
             n = len(unused)

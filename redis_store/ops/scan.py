@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from redis_store.keys import ARTIFACT_KINDS, ENTITY_KINDS
+from redis_store.keys import KINDS
 from redis_store.store import RedisStore
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ def read_namespace(store: RedisStore, progress: Progress | None = None) -> Names
             by_family[family].append((key, tag, suffix))
     ns.table = {_text(a): _text(b) for a, b in client.hgetall(k.manifests).items()}
     ns.scanners = {_text(v): i for i, v in client.hgetall(k.scanners).items()}
-    for kind in ENTITY_KINDS:
+    for kind in KINDS:
         ns.data[kind] = {_text(i): v for i, v in client.hgetall(k.entity_data(kind)).items()}
         ns.ids[kind] = {h: _text(i) for h, i in client.hgetall(k.entity_ids(kind)).items()}
         ns.refs[kind] = {_text(i): int(n) for i, n in client.hgetall(k.entity_refs(kind)).items()}
@@ -112,7 +112,7 @@ def read_namespace(store: RedisStore, progress: Progress | None = None) -> Names
         ns.layers[d] = {_text(x) for x in mem} if d in present else None
         if sc:
             ns.layer_scanned[d] = {_text(x) for x in sc}
-    pairs = [(d, kind) for d in layers for kind in ARTIFACT_KINDS]
+    pairs = [(d, kind) for d in layers for kind in KINDS]
     lists = read_many(store, [k.layer_artifacts(d, kind) for d, kind in pairs], "lrange", 0, -1)
     ns.artifacts = {p: v for p, v in zip(pairs, lists, strict=True) if v}
     done += len(by_family["layer"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from redis_store.keys import ENTITY_KINDS
+from redis_store.keys import KINDS
 from redis_store.models import Digest
 from redis_store.ops.inspect import manifests
 from redis_store.ops.scan import batched, read_many
@@ -42,7 +42,7 @@ def store_stats(store: RedisStore, *, sample: int = 50, largest: int = 10) -> St
     out.counts["manifests"] = int(client.hlen(k.manifests))
     out.counts["layers"] = len(by_family.get("layer", []))
     out.counts["scanners"] = int(client.hlen(k.scanners))
-    for kind in ENTITY_KINDS:
+    for kind in KINDS:
         out.counts[_NAMES[kind]] = int(client.hlen(k.entity_data(kind)))
     out.counts["package names"] = len(by_family.get("name:records", []))
     out.counts["index records"] = sum(

@@ -1,19 +1,15 @@
--- KEYS: layer set, scanned set, pkg, dist, repo, file lists, then the 12 dictionary keys.
--- ARGV: IDs of deleted manifests the layer may still list (IDs are never reused).
--- Unlists them, then reclaims the layer if no manifest uses it, with what its artifacts
--- referenced. Returns 1 if reclaimed, 0 if a manifest uses it (again).
-for _, mid in ipairs(ARGV) do redis.call('SREM', KEYS[1], mid) end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local E = {}
-for i = 1, 12 do E[i] = KEYS[6 + i] end
-for _, e in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
-  local p, _, src = string.match(e, '^(%d+),(%d+),(%d+)')
-  unref(E[1], E[2], E[3], p); unref(E[1], E[2], E[3], src)
-end
-for t = 1, 3 do
-  for _, e in ipairs(redis.call('LRANGE', KEYS[3 + t], 0, -1)) do
-    unref(E[1 + t * 3], E[2 + t * 3], E[3 + t * 3], string.match(e, '^(%d+)'))
-  end
-end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+-- gc_layer: take deleted manifests out of a layer, then reclaim the layer if no manifest
+-- uses it, with what its artifacts referenced.
+--
+-- KEYS[1]      layer manifest set
+-- KEYS[2]      layer scanned set
+-- KEYS[3..6]   layer pkg, dist, repo, file artifact lists
+-- KEYS[7..18]  the 12 dictionary keys (data, ids, refs of pkg, dist, repo, file)
+-- ARGV[1..]    IDs of deleted manifests the layer may still list (IDs are never reused)
+-- Returns      1 if reclaimed, 0 if a manifest uses it (again)
+local L = layer_keys({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]})
+local D = dictionaries(KEYS, 7)
+for _, manifest_id in ipairs(ARGV) do redis.call('SREM', L.manifests, manifest_id) end
+if redis.call('EXISTS', L.manifests) == 1 then return 0 end
+drop_layer(L, D)
 return 1

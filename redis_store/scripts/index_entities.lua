@@ -1,21 +1,32 @@
--- KEYS: layer set, layer artifact list, entity data, ids, refs, seq.
--- ARGV: scanner ID, counter name, then one entity value per item.
--- Upserts distributions, repositories or files and appends new artifacts "id,scid".
-if redis.call('EXISTS', KEYS[1]) == 0 then return fail('UNKNOWN_LAYER', '') end
-local scid = ARGV[1]
-local data, idk, refs, seq = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-if #ARGV < 3 then return 0 end
+-- index_entities: upsert the distributions, repositories or files a scanner found in a
+-- layer, then append the new artifacts "id,scid".
+--
+-- KEYS[1]   layer set (the layer exists while it does)
+-- KEYS[2]   layer artifact list of the kind
+-- KEYS[3]   entity data of the kind
+-- KEYS[4]   entity ids of the kind
+-- KEYS[5]   entity refs of the kind
+-- KEYS[6]   counters
+-- ARGV[1]   scanner ID
+-- ARGV[2]   the kind's counter name (dist, repo, file)
+-- ARGV[3..] one entity value per item
+-- Returns   how many artifacts were new, or UNKNOWN_LAYER
+local layer, artifacts = KEYS[1], KEYS[2]
+local entities, counters = dictionary(KEYS[3], KEYS[4], KEYS[5]), KEYS[6]
+local scanner_id, counter, values = ARGV[1], ARGV[2], rest(ARGV, 3)
+if redis.call('EXISTS', layer) == 0 then return fail('UNKNOWN_LAYER', '') end
+if #values < 1 then return 0 end
 local seen = {}
-for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do seen[e] = true end
+for _, e in ipairs(redis.call('LRANGE', artifacts, 0, -1)) do seen[e] = true end
 local new = {}
-for i = 3, #ARGV do
-  local id = upsert(idk, data, seq, ARGV[2], ARGV[i])
-  local ident = id .. ',' .. scid
-  if not seen[ident] then
-    seen[ident] = true
-    new[#new + 1] = ident
-    addref(refs, id)
+for _, value in ipairs(values) do
+  local id = upsert(entities, counters, counter, value)
+  local identity = id .. ',' .. scanner_id
+  if not seen[identity] then
+    seen[identity] = true
+    new[#new + 1] = identity
+    addref(entities.refs, id)
   end
 end
-if #new > 0 then chunked('RPUSH', KEYS[2], new) end
+if #new > 0 then chunked('RPUSH', artifacts, new) end
 return #new

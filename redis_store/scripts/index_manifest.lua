@@ -1,45 +1,51 @@
--- KEYS: manifest hash, seq, the 12 dictionary keys (data, ids, refs for pkg, dist, repo,
---       file), then (name hash, bucket set) per changed record.
--- ARGV: expected gen, the new record list, the manifest's bucket number, then
---       (record "pid:did:rid", package name, '+' or '-') per changed record.
--- Replaces the manifest's index records with the new list in one step: validates every
--- new record's IDs first, then adds and removes reverse-index entries.
-local m, seq = KEYS[1], KEYS[2]
-local PD, PI, PR = KEYS[3], KEYS[4], KEYS[5]
-local DD, DI, DR = KEYS[6], KEYS[7], KEYS[8]
-local RD, RI, RR = KEYS[9], KEYS[10], KEYS[11]
-local gen = redis.call('HGET', m, 'gen')
-if not gen then return fail('UNKNOWN_MANIFEST', '') end
-if gen ~= ARGV[1] then return 'RETRY' end
-local mid = redis.call('HGET', m, 'id')
-local bucket = ARGV[3]
-local n = (#ARGV - 3) / 3
-for i = 0, n - 1 do
-  local rec, name, op = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
+-- index_manifest: replace a manifest's index records with a new list, in one step:
+-- validate every new record's IDs first, then add and remove reverse-index entries.
+--
+-- KEYS[1]     manifest hash
+-- KEYS[2]     counters
+-- KEYS[3..14] the 12 dictionary keys (data, ids, refs of pkg, dist, repo, file)
+-- KEYS[15..]  per changed record, 2 keys: its name hash, its bucket set
+-- ARGV[1]     the generation the caller planned with
+-- ARGV[2]     the new record list
+-- ARGV[3]     the manifest's bucket number
+-- ARGV[4..]   per changed record, 3 values: record "pid:did:rid", package name, '+' or '-'
+-- Returns     OK, RETRY (the manifest changed since it was planned), or an error reply
+local manifest, counters, D = KEYS[1], KEYS[2], dictionaries(KEYS, 3)
+local changed_keys = groups(KEYS, 15, 2)
+local planned_generation, record_list, bucket = ARGV[1], ARGV[2], ARGV[3]
+local changes = groups(ARGV, 4, 3)
+local generation = redis.call('HGET', manifest, 'gen')
+if not generation then return fail('UNKNOWN_MANIFEST', '') end
+if generation ~= planned_generation then return 'RETRY' end
+local manifest_id = redis.call('HGET', manifest, 'id')
+for _, change in ipairs(changes) do
+  local record, name, op = change[1], change[2], change[3]
   if op == '+' then
-    local err = check_record(PD, DD, RD, rec, name)
+    local err = check_record(D, record, name)
     if err then return err end
   end
 end
-for i = 0, n - 1 do
-  local rec, op = ARGV[4 + i * 3], ARGV[6 + i * 3]
-  local nk, bk = KEYS[15 + i * 2], KEYS[16 + i * 2]
-  local p, d, r = record_ids(rec)
-  local cur = redis.call('HGET', nk, rec)
+for i, change in ipairs(changes) do
+  local record, op = change[1], change[3]
+  local name_hash, bucket_set = changed_keys[i][1], changed_keys[i][2]
+  local p, d, r = record_ids(record)
+  local buckets = redis.call('HGET', name_hash, record)
   if op == '+' then
-    redis.call('SADD', bk, mid)
-    if not cur then addref(PR, p); addref(DR, d); addref(RR, r) end
-    local list, changed = list_add(cur, bucket)
-    if changed then redis.call('HSET', nk, rec, list) end
-  elseif redis.call('SREM', bk, mid) == 1 and redis.call('SCARD', bk) == 0 then
-    local list = list_remove(cur, bucket)
+    redis.call('SADD', bucket_set, manifest_id)
+    if not buckets then addref(D.pkg.refs, p); addref(D.dist.refs, d); addref(D.repo.refs, r) end
+    local list, grew = list_add(buckets, bucket)
+    if grew then redis.call('HSET', name_hash, record, list) end
+  elseif redis.call('SREM', bucket_set, manifest_id) == 1
+      and redis.call('SCARD', bucket_set) == 0 then
+    local list = list_remove(buckets, bucket)
     if list == '' then
-      redis.call('HDEL', nk, rec)
-      unref(PD, PI, PR, p); unref(DD, DI, DR, d); unref(RD, RI, RR, r)
+      redis.call('HDEL', name_hash, record)
+      unref_record(D, record)
     else
-      redis.call('HSET', nk, rec, list)
+      redis.call('HSET', name_hash, record, list)
     end
   end
 end
-redis.call('HSET', m, 'recs', ARGV[2], 'gen', redis.call('HINCRBY', seq, 'gen', 1))
+redis.call('HSET', manifest, 'recs', record_list,
+           'gen', redis.call('HINCRBY', counters, 'gen', 1))
 return 'OK'

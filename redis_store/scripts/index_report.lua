@@ -1,5 +1,10 @@
--- KEYS: manifest hash, report. Returns the stored report (or nil) and records the read as
--- a use of the manifest (at most once a minute), which expiry policies rely on.
-local blob = redis.call('GET', KEYS[2])
-if blob then touch(KEYS[1]) end
+-- index_report: the stored report, recording the read as a use of the manifest (at most
+-- once a minute), which expiry relies on.
+--
+-- KEYS[1]   manifest hash
+-- KEYS[2]   report
+-- Returns   the encoded report, or nil
+local manifest, report = KEYS[1], KEYS[2]
+local blob = redis.call('GET', report)
+if blob then touch(manifest) end
 return blob

@@ -1,8 +1,10 @@
--- Shared helpers, prepended to every script by redis_store.scripts.
--- Errors are returned as "REDIS_STORE <code> <detail>" so the client can map them to
--- its exception types; every script validates before its first write.
+-- lib: helpers shared by every script; redis_store.scripts puts this file in front of each
+-- one, and maps a Lua error's line back to the file it is in.
+-- Errors are returned as "REDIS_STORE <code> <detail>" so the client can raise its own
+-- exception types; every script validates before its first write.
 
 local CHUNK = 1000 -- stay far below Lua's C stack limit when unpacking
+local KINDS = {'pkg', 'dist', 'repo', 'file'}
 
 local function fail(code, detail)
   return redis.error_reply('REDIS_STORE ' .. code .. ' ' .. (detail or ''))
@@ -21,28 +23,61 @@ local function chunked(cmd, key, items)
   return out
 end
 
+-- list[first..] cut into groups of size items: {{list[first], ..., list[first+size-1]}, ...}.
+local function groups(list, first, size)
+  local out = {}
+  for i = first, #list - size + 1, size do
+    local group = {}
+    for j = 1, size do group[j] = list[i + j - 1] end
+    out[#out + 1] = group
+  end
+  return out
+end
+
+-- One entity dictionary: its data, ids and refs hashes.
+local function dictionary(data, ids, refs)
+  return {data = data, ids = ids, refs = refs}
+end
+
+-- The 12 dictionary keys from list[first] on (data, ids, refs of pkg, dist, repo, file),
+-- by kind: D.pkg, D.dist, D.repo, D.file.
+local function dictionaries(list, first)
+  local out = {}
+  for t, kind in ipairs(KINDS) do
+    local at = first + (t - 1) * 3
+    out[kind] = dictionary(list[at], list[at + 1], list[at + 2])
+  end
+  return out
+end
+
+-- The 6 keys of one layer (manifest set, scanned set, pkg, dist, repo, file artifact lists).
+local function layer_keys(group)
+  return {manifests = group[1], scanned = group[2], pkg = group[3], dist = group[4],
+          repo = group[5], file = group[6]}
+end
+
 -- Insert an entity if its identity is new. value = 16-byte identity hash .. JSON fields.
-local function upsert(ids, data, seq, counter, value)
-  local hkey = string.sub(value, 1, 16)
-  local id = redis.call('HGET', ids, hkey)
+local function upsert(dict, seq, counter, value)
+  local identity = string.sub(value, 1, 16)
+  local id = redis.call('HGET', dict.ids, identity)
   if id then return id end
   id = tostring(redis.call('HINCRBY', seq, counter, 1))
-  redis.call('HSET', ids, hkey, id)
-  redis.call('HSET', data, id, value)
+  redis.call('HSET', dict.ids, identity, id)
+  redis.call('HSET', dict.data, id, value)
   return id
 end
 
 -- Drop references (one unless count is given) to an entity; reclaim it when nothing uses it
 -- any more.
-local function unref(data, ids, refs, id, count)
+local function unref(dict, id, count)
   if id == '0' or id == '' then return end
-  local n = redis.call('HINCRBY', refs, id, -(count or 1))
+  local n = redis.call('HINCRBY', dict.refs, id, -(count or 1))
   if n <= 0 then
-    redis.call('HDEL', refs, id)
-    local v = redis.call('HGET', data, id)
-    if v then
-      redis.call('HDEL', ids, string.sub(v, 1, 16))
-      redis.call('HDEL', data, id)
+    redis.call('HDEL', dict.refs, id)
+    local value = redis.call('HGET', dict.data, id)
+    if value then
+      redis.call('HDEL', dict.ids, string.sub(value, 1, 16))
+      redis.call('HDEL', dict.data, id)
     end
   end
 end
@@ -64,10 +99,16 @@ local function split(s, sep)
   return out
 end
 
--- Reverse-index record "pid:did:rid" -> its three IDs.
-local function record_ids(rec)
-  local p, d, r = string.match(rec, '^(%d+):(%d+):(%d+)$')
+-- Reverse-index record "pid:did:rid" -> its package, distribution and repository IDs.
+local function record_ids(record)
+  local p, d, r = string.match(record, '^(%d+):(%d+):(%d+)$')
   return p, d, r
+end
+
+-- Drop the references an index record held (its package, distribution, repository).
+local function unref_record(D, record)
+  local p, d, r = record_ids(record)
+  unref(D.pkg, p); unref(D.dist, d); unref(D.repo, r)
 end
 
 -- Add a bucket number to a comma list; returns the new list and whether it changed.
@@ -94,51 +135,90 @@ local function now()
 end
 
 -- Record a use of the manifest at most once a minute, so reads stay cheap.
-local function touch(m)
+local function touch(manifest)
   local t = now()
-  local used = tonumber(redis.call('HGET', m, 'used') or '0')
-  if t - used >= 60 then redis.call('HSET', m, 'used', t) end
+  local used = tonumber(redis.call('HGET', manifest, 'used') or '0')
+  if t - used >= 60 then redis.call('HSET', manifest, 'used', t) end
 end
 
 -- The name in a stored package value (16-byte identity hash, then the JSON array
 -- ["name", ...]): read directly when it has no escapes, else decoded.
-local function package_name(v)
-  local name = string.match(v, '^%["([^"\\]*)"', 17)
+local function package_name(value)
+  local name = string.match(value, '^%["([^"\\]*)"', 17)
   if name then return name end
-  return cjson.decode(string.sub(v, 17))[1]
+  return cjson.decode(string.sub(value, 17))[1]
 end
 
 -- Validate an index record "pid:did:rid" of a package named name: nil, or the error reply.
-local function check_record(PD, DD, RD, rec, name)
-  local p, d, r = record_ids(rec)
-  local v = redis.call('HGET', PD, p)
-  if not v then return fail('UNKNOWN_ID', 'package ' .. p) end
-  if package_name(v) ~= name then
+local function check_record(D, record, name)
+  local p, d, r = record_ids(record)
+  local value = redis.call('HGET', D.pkg.data, p)
+  if not value then return fail('UNKNOWN_ID', 'package ' .. p) end
+  if package_name(value) ~= name then
     return fail('NAME_MISMATCH', 'package ' .. p)
   end
-  if d ~= '0' and redis.call('HEXISTS', DD, d) == 0 then
+  if d ~= '0' and redis.call('HEXISTS', D.dist.data, d) == 0 then
     return fail('UNKNOWN_ID', 'distribution ' .. d)
   end
-  if r ~= '0' and redis.call('HEXISTS', RD, r) == 0 then
+  if r ~= '0' and redis.call('HEXISTS', D.repo.data, r) == 0 then
     return fail('UNKNOWN_ID', 'repository ' .. r)
   end
   return nil
 end
 
--- Append the layer digests ARGV[first..] a manifest hash does not list yet to its 'layers';
+-- Append the layer digests in digests a manifest hash does not list yet to its 'layers';
 -- returns whether the list changed.
-local function add_layers(m, first)
-  local layers = redis.call('HGET', m, 'layers') or ''
+local function add_layers(manifest, digests)
+  local layers = redis.call('HGET', manifest, 'layers') or ''
   local have = {}
   for _, d in ipairs(split(layers, ',')) do have[d] = true end
   local changed = false
-  for i = first, #ARGV do
-    if not have[ARGV[i]] then
-      have[ARGV[i]] = true
-      if layers == '' then layers = ARGV[i] else layers = layers .. ',' .. ARGV[i] end
+  for _, d in ipairs(digests) do
+    if not have[d] then
+      have[d] = true
+      if layers == '' then layers = d else layers = layers .. ',' .. d end
       changed = true
     end
   end
-  if changed then redis.call('HSET', m, 'layers', layers) end
+  if changed then redis.call('HSET', manifest, 'layers', layers) end
   return changed
+end
+
+-- The entity IDs a layer's artifacts reference, once per reference, by kind (a package
+-- artifact "pid,scid,src,..." references its package and its source).
+local function artifact_ids(L)
+  local out = {pkg = {}, dist = {}, repo = {}, file = {}}
+  for _, e in ipairs(redis.call('LRANGE', L.pkg, 0, -1)) do
+    local p, _, src = string.match(e, '^(%d+),(%d+),(%d+)')
+    out.pkg[#out.pkg + 1] = p
+    out.pkg[#out.pkg + 1] = src
+  end
+  for t = 2, 4 do
+    local kind = KINDS[t]
+    for _, e in ipairs(redis.call('LRANGE', L[kind], 0, -1)) do
+      out[kind][#out[kind] + 1] = string.match(e, '^(%d+)')
+    end
+  end
+  return out
+end
+
+-- Reclaim a layer no manifest uses: give back what its artifacts referenced, delete its keys.
+local function drop_layer(L, D)
+  local ids = artifact_ids(L)
+  for _, kind in ipairs(KINDS) do
+    for _, id in ipairs(ids[kind]) do unref(D[kind], id) end
+  end
+  redis.call('DEL', L.manifests, L.scanned, L.pkg, L.dist, L.repo, L.file)
+end
+
+-- list[first..last] as a new list (copied item by item: unpack has a stack limit).
+local function slice(list, first, last)
+  local out = {}
+  for i = first, last do out[#out + 1] = list[i] end
+  return out
+end
+
+-- Every item from position first on (a variadic tail of KEYS or ARGV).
+local function rest(list, first)
+  return slice(list, first, #list)
 end

@@ -1,16 +1,24 @@
--- KEYS: manifest hash, manifests table, seq, then one layer set per distinct layer.
--- ARGV: manifest digest, then the distinct layer digests aligned with KEYS[4..].
--- Creates the manifest if needed and links its layers; links are only ever added.
-local m, manifests, seq = KEYS[1], KEYS[2], KEYS[3]
-local mid = redis.call('HGET', m, 'id')
-if not mid then
-  mid = tostring(redis.call('HINCRBY', seq, 'manifest', 1))
-  redis.call('HSET', m, 'id', mid, 'layers', '', 'recs', '')
-  redis.call('HSET', manifests, mid, ARGV[1])
+-- persist_manifest: create the manifest if needed and link its layers (links are only
+-- ever added).
+--
+-- KEYS[1]   manifest hash
+-- KEYS[2]   manifest table (ID -> digest)
+-- KEYS[3]   counters
+-- KEYS[4..] one layer set per distinct layer, aligned with ARGV[2..]
+-- ARGV[1]   manifest digest
+-- ARGV[2..] the distinct layer digests
+-- Returns   the manifest's ID
+local manifest, manifest_table, counters = KEYS[1], KEYS[2], KEYS[3]
+local digest, layer_digests = ARGV[1], rest(ARGV, 2)
+local manifest_id = redis.call('HGET', manifest, 'id')
+if not manifest_id then
+  manifest_id = tostring(redis.call('HINCRBY', counters, 'manifest', 1))
+  redis.call('HSET', manifest, 'id', manifest_id, 'layers', '', 'recs', '')
+  redis.call('HSET', manifest_table, manifest_id, digest)
 end
-touch(m)
-for i = 4, #KEYS do redis.call('SADD', KEYS[i], mid) end
-if add_layers(m, 2) or not redis.call('HGET', m, 'gen') then
-  redis.call('HSET', m, 'gen', redis.call('HINCRBY', seq, 'gen', 1))
+touch(manifest)
+for _, layer in ipairs(rest(KEYS, 4)) do redis.call('SADD', layer, manifest_id) end
+if add_layers(manifest, layer_digests) or not redis.call('HGET', manifest, 'gen') then
+  redis.call('HSET', manifest, 'gen', redis.call('HINCRBY', counters, 'gen', 1))
 end
-return mid
+return manifest_id

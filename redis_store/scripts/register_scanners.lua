@@ -1,11 +1,16 @@
--- KEYS: scanners registry, seq. ARGV: scanner identities.
--- Insert-if-absent; returns the IDs in input order.
+-- register_scanners: insert-if-absent scanner identities; their IDs never change.
+--
+-- KEYS[1]   scanner registry (identity -> ID)
+-- KEYS[2]   counters
+-- ARGV[1..] scanner identities, JSON ["name", "version", "kind"]
+-- Returns   the scanners' IDs, in input order
+local registry, counters = KEYS[1], KEYS[2]
 local out = {}
-for i, ident in ipairs(ARGV) do
-  local id = redis.call('HGET', KEYS[1], ident)
+for i, identity in ipairs(ARGV) do
+  local id = redis.call('HGET', registry, identity)
   if not id then
-    id = tostring(redis.call('HINCRBY', KEYS[2], 'scanner', 1))
-    redis.call('HSET', KEYS[1], ident, id)
+    id = tostring(redis.call('HINCRBY', counters, 'scanner', 1))
+    redis.call('HSET', registry, identity, id)
   end
   out[i] = id
 end

@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio
 from redis.exceptions import ResponseError
 
 from redis_store.errors import LockError
 from redis_store.models import Digest
-from redis_store.store import validate
-from redis_store.store.core import lock_error, new_token
-from redis_store.store.protocol import AsyncDriver, Batch
-from redis_store.store.transport import (
-    Backoff,
-    ClientStore,
-    merge,
-    missing_scripts,
-)
+from redis_store.store import locks, validate
+from redis_store.store.calls import Batch, Op, Pause
+from redis_store.store.operation import AsyncDriver
+from redis_store.store.transport import ClientStore, Send
+
+R = TypeVar("R")
 
 
 class AsyncRedisStore(AsyncDriver, ClientStore):
@@ -28,28 +25,46 @@ class AsyncRedisStore(AsyncDriver, ClientStore):
 
     client_class = redis.asyncio.Redis
 
-    async def _send_once(self, batch: Batch) -> list[Any]:
-        if self.cluster and getattr(self.client, "_initialize", False):
-            await self.client.initialize()  # the slot map, which routing reads
-        wire = self._durable(batch)
-        if len(wire) == 1:
-            try:
-                call = wire[0]
-                return [
-                    await self.client.execute_command(*self._command(call), **self._route(call))
-                ]
-            except ResponseError as e:
-                return [e]
-        replies = await self._pipeline(wire).execute(raise_on_error=False)
-        return self._acknowledged(batch, list(replies))
+    async def _run(self, op: Op[R]) -> R:
+        """Run an operation to its end: each batch sent, each pause slept."""
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    step = op.send([])
+                else:
+                    step = op.send(await self._send(step))
+        except StopIteration as stop:
+            result: R = stop.value
+            return result
 
     async def _send(self, batch: Batch) -> list[Any]:
-        replies = await self._send_once(batch)
-        missing = missing_scripts(batch, replies)
-        if missing:
-            await self._script_loader().execute()
-            merge(replies, missing, await self._send_once([batch[i] for i in missing]))
-        return replies
+        """One batch's replies: the exchange (``ClientStore._exchange``) run to its end."""
+        exchange = self._exchange(batch)
+        try:
+            step = next(exchange)
+            while True:
+                if isinstance(step, Send):
+                    step = exchange.send(await self._send_calls(step.calls))
+                else:
+                    await self._script_loader().execute()
+                    step = exchange.send(None)
+        except StopIteration as stop:
+            replies: list[Any] = stop.value
+            return replies
+
+    async def _send_calls(self, calls: Batch) -> list[Any]:
+        if self.cluster and getattr(self.client, "_initialize", False):
+            await self.client.initialize()  # the slot map, which routing reads
+        if len(calls) == 1:
+            call = calls[0]
+            try:
+                command = self._command(call)
+                return [await self.client.execute_command(*command, **self._route(call))]
+            except ResponseError as e:
+                return [e]
+        return list(await self._pipeline(calls).execute(raise_on_error=False))
 
     def manifest_lock(
         self, manifest: Digest | str, *, blocking: bool = True, timeout: float | None = None
@@ -75,27 +90,25 @@ class AsyncManifestLock:
         self, store: AsyncRedisStore, digest: Digest, blocking: bool, timeout: float | None
     ) -> None:
         self.store, self.digest = store, digest
-        self.backoff = Backoff(blocking, timeout)
-        self.token = new_token()
+        self.key = store.keys.lock(digest)
+        self.backoff = locks.Backoff(blocking, timeout)
+        self.token = locks.new_token()
         self._renewer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AsyncManifestLock:
         store, d = self.store, self.digest
         if d in store._held_locks:
             raise LockError(f"manifest {d} is already locked by this store")
-        while not await store._lock_op(d, "acquire", self.token):
-            pause = self.backoff.next_pause()
-            if pause is None:
-                raise lock_error(d, self.backoff.timeout)
-            await asyncio.sleep(pause)
+        await store._run(locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff))
         store._held_locks[d] = self.token
         self._renewer = asyncio.create_task(self._renew())
         return self
 
     async def _renew(self) -> None:
+        store = self.store
         while True:
-            await asyncio.sleep(self.store.lock_ttl / 3)
-            await self.store._lock_op(self.digest, "renew", self.token)
+            await asyncio.sleep(store.lock_ttl / 3)
+            await store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -104,5 +117,6 @@ class AsyncManifestLock:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
-        self.store._held_locks.pop(self.digest, None)
-        await self.store._lock_op(self.digest, "release", self.token)
+        store = self.store
+        store._held_locks.pop(self.digest, None)
+        await store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))

@@ -5,22 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.exceptions import ResponseError
 
 from redis_store.errors import LockError
 from redis_store.models import Digest
-from redis_store.store import validate
-from redis_store.store.core import lock_error, new_token
-from redis_store.store.protocol import Batch, SyncDriver
-from redis_store.store.transport import (
-    Backoff,
-    ClientStore,
-    merge,
-    missing_scripts,
-)
+from redis_store.store import locks, validate
+from redis_store.store.calls import Batch, Op, Pause
+from redis_store.store.operation import SyncDriver
+from redis_store.store.transport import ClientStore, Send
+
+R = TypeVar("R")
 
 
 class RedisStore(SyncDriver, ClientStore):
@@ -28,25 +25,43 @@ class RedisStore(SyncDriver, ClientStore):
 
     client_class = redis.Redis
 
-    def _send_once(self, batch: Batch) -> list[Any]:
-        wire = self._durable(batch)
-        if len(wire) == 1:
-            try:
-                return [
-                    self.client.execute_command(*self._command(wire[0]), **self._route(wire[0]))
-                ]
-            except ResponseError as e:
-                return [e]
-        replies = self._pipeline(wire).execute(raise_on_error=False)
-        return self._acknowledged(batch, list(replies))
+    def _run(self, op: Op[R]) -> R:
+        """Run an operation to its end: each batch sent, each pause slept."""
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, Pause):
+                    time.sleep(step.seconds)
+                    step = op.send([])
+                else:
+                    step = op.send(self._send(step))
+        except StopIteration as stop:
+            result: R = stop.value
+            return result
 
     def _send(self, batch: Batch) -> list[Any]:
-        replies = self._send_once(batch)
-        missing = missing_scripts(batch, replies)
-        if missing:
-            self._script_loader().execute()
-            merge(replies, missing, self._send_once([batch[i] for i in missing]))
-        return replies
+        """One batch's replies: the exchange (``ClientStore._exchange``) run to its end."""
+        exchange = self._exchange(batch)
+        try:
+            step = next(exchange)
+            while True:
+                if isinstance(step, Send):
+                    step = exchange.send(self._send_calls(step.calls))
+                else:
+                    self._script_loader().execute()
+                    step = exchange.send(None)
+        except StopIteration as stop:
+            replies: list[Any] = stop.value
+            return replies
+
+    def _send_calls(self, calls: Batch) -> list[Any]:
+        if len(calls) == 1:
+            call = calls[0]
+            try:
+                return [self.client.execute_command(*self._command(call), **self._route(call))]
+            except ResponseError as e:
+                return [e]
+        return list(self._pipeline(calls).execute(raise_on_error=False))
 
     def manifest_lock(
         self, manifest: Digest | str, *, blocking: bool = True, timeout: float | None = None
@@ -72,8 +87,9 @@ class ManifestLock:
         self, store: RedisStore, digest: Digest, blocking: bool, timeout: float | None
     ) -> None:
         self.store, self.digest = store, digest
-        self.backoff = Backoff(blocking, timeout)
-        self.token = new_token()
+        self.key = store.keys.lock(digest)
+        self.backoff = locks.Backoff(blocking, timeout)
+        self.token = locks.new_token()
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -81,19 +97,16 @@ class ManifestLock:
         store, d = self.store, self.digest
         if d in store._held_locks:
             raise LockError(f"manifest {d} is already locked by this store")
-        while not store._lock_op(d, "acquire", self.token):
-            pause = self.backoff.next_pause()
-            if pause is None:
-                raise lock_error(d, self.backoff.timeout)
-            time.sleep(pause)
+        store._run(locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff))
         store._held_locks[d] = self.token
         self._renewer = threading.Thread(target=self._renew, daemon=True, name=f"lock {d}")
         self._renewer.start()
         return self
 
     def _renew(self) -> None:
-        while not self._stop.wait(self.store.lock_ttl / 3):
-            self.store._lock_op(self.digest, "renew", self.token)
+        store = self.store
+        while not self._stop.wait(store.lock_ttl / 3):
+            store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -101,5 +114,6 @@ class ManifestLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        self.store._held_locks.pop(self.digest, None)
-        self.store._lock_op(self.digest, "release", self.token)
+        store = self.store
+        store._held_locks.pop(self.digest, None)
+        store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))

@@ -1,21 +1,51 @@
-"""What both front ends share about sending a batch: pipelines, EVALSHA and NOSCRIPT."""
+"""The core bound to a redis-py client: what both front ends share about sending.
+
+A batch goes out as one command or one pipeline (EVALSHA for scripts, WAIT after writes
+with ``wait_replicas``). :meth:`ClientStore._exchange` is how a batch is sent, written once
+as a generator of wire steps that the front ends run blocking or awaited: send, and if the
+server lost its scripts (restart, ``SCRIPT FLUSH``, failover), load them all and resend what
+failed (a NOSCRIPT call did not run).
+"""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import redis.asyncio.cluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from redis_store.errors import DurabilityError, InvalidInputError
-from redis_store.scripts import NAMES, is_write, source
+from redis_store.keys import KeyLayout
+from redis_store.scripts import NAMES, explain_error, is_write, source
+from redis_store.store.calls import Batch, Call, Command, ScriptCall
 from redis_store.store.connect import client_from_url, is_cluster_client
 from redis_store.store.core import StoreCore
-from redis_store.store.protocol import AsyncDriver, Batch, Call, Command, Script
+from redis_store.store.operation import AsyncDriver
+from redis_store.store.steps import Steps
+from redis_store.store.steps.cluster import ClusterSteps
+from redis_store.store.steps.single import SingleServerSteps
 
 if TYPE_CHECKING:
     from typing import Self
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A wire step: send these calls in one round trip, reply with their replies."""
+
+    calls: Batch
+
+
+class LoadScripts:
+    """A wire step: load every script on the server (on every primary of a cluster)."""
+
+
+LOAD_SCRIPTS: Final = LoadScripts()
+#: How a front end sends one batch: it sends each Send and replies with its replies, loads
+#: the scripts for a LoadScripts; the generator returns the batch's replies.
+Exchange = Generator[Send | LoadScripts, list[Any] | None, list[Any]]
 
 
 class ClientStore(StoreCore):
@@ -33,13 +63,18 @@ class ClientStore(StoreCore):
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
     ) -> None:
-        StoreCore.__init__(self, namespace, lock_ttl=lock_ttl)
+        keys = KeyLayout(namespace)
         check_client(client)
+        #: Whether the client talks to a Redis Cluster: the multi-key methods then run as
+        #: per-slot steps, and scripts are sent to their slot's node.
+        self.cluster = is_cluster_client(client)
+        steps: Steps = ClusterSteps(keys, lock_ttl) if self.cluster else SingleServerSteps(keys)
+        StoreCore.__init__(self, keys, steps, lock_ttl=lock_ttl)
         self.client = client
         #: After every batch that writes, WAIT for this many replicas (0: do not wait).
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
-        self.cluster = is_cluster_client(client)
-        self._scripts = register_scripts(client)
+        #: The registered scripts by name (redis-py objects that know their SHA).
+        self.scripts = register_scripts(client)
 
     @classmethod
     def from_url(
@@ -66,31 +101,59 @@ class ClientStore(StoreCore):
             wait_timeout=wait_timeout,
         )
 
-    def _script_loader(self) -> Any:
-        """A pipeline loading every script: one round trip after a restart or SCRIPT FLUSH."""
-        if self.cluster:
-            return ClusterScriptLoader(self.client, self._scripts)
+    # -- sending -----------------------------------------------------------------------------
+    def _exchange(self, batch: Batch) -> Exchange:
+        """The replies of ``batch``: sent once, and what NOSCRIPT refused once more after
+        the scripts are loaded. Error replies of scripts name the script's file and line."""
+        replies = yield from self._round_trip(batch)
+        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if missing:
+            yield LOAD_SCRIPTS
+            again = yield from self._round_trip([batch[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
+            if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
+                replies[i] = located(call.name, reply)
+        return replies
+
+    def _round_trip(self, batch: Batch) -> Exchange:
+        """One round trip: the batch as sent (WAIT after writes), its replies checked."""
+        wire = self._durable(batch)
+        replies = yield Send(wire)
+        assert replies is not None
+        return self._acknowledged(batch, replies)
+
+    def _pipeline(self, calls: Batch) -> Any:
         pipe = self.client.pipeline(transaction=False)
-        for script in self._scripts.values():
-            pipe.script_load(script.script)
+        for call in calls:
+            pipe.execute_command(*self._command(call), **self._route(call))
         return pipe
 
-    def _pipeline(self, batch: Batch) -> Any:
-        pipe = self.client.pipeline(transaction=False)
-        for call in batch:
-            pipe.execute_command(*command_args(call, self._scripts), **self._route(call))
-        return pipe
+    def _command(self, call: Call) -> tuple[Any, ...]:
+        """The Redis command of a call: scripts go by SHA (EVALSHA), loaded once."""
+        if isinstance(call, ScriptCall):
+            sha = self.scripts[call.name].sha
+            return ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+        return call.args
 
     def _route(self, call: Call) -> dict[str, Any]:
         """On a cluster, the node that serves a script's slot. Without it redis-py's cluster
         pipeline asks a server for the keys of every EVALSHA (COMMAND GETKEYS, a round trip
         each); a MOVED reply after resharding is still followed."""
-        if self.cluster and isinstance(call, Script) and call.keys:
+        if self.cluster and isinstance(call, ScriptCall) and call.keys:
             return {"target_nodes": self.client.get_node_from_key(call.keys[0])}
         return {}
 
-    def _command(self, call: Call) -> tuple[Any, ...]:
-        return command_args(call, self._scripts)
+    def _script_loader(self) -> Any:
+        """What loads every script in one round trip: a pipeline, or on a cluster a loader
+        that reaches every primary (``execute()`` awaitable on an asyncio client)."""
+        if self.cluster:
+            return ClusterScriptLoader(self.client, self.scripts)
+        pipe = self.client.pipeline(transaction=False)
+        for script in self.scripts.values():
+            pipe.script_load(script.script)
+        return pipe
 
     def _durable(self, batch: Batch) -> Batch:
         """The batch as sent: followed by WAIT when it writes and ``wait_replicas`` is set.
@@ -99,7 +162,7 @@ class ClientStore(StoreCore):
         and covers exactly them, at no extra round trip.
         """
         if self.wait_replicas and any(
-            isinstance(call, Script) and is_write(call.name) for call in batch
+            isinstance(call, ScriptCall) and is_write(call.name) for call in batch
         ):
             timeout_ms = max(1, round(self.wait_timeout * 1000))
             return [*batch, Command(("WAIT", self.wait_replicas, timeout_ms))]
@@ -140,6 +203,15 @@ class ClusterScriptLoader:
         return [await self.client.script_load(src) for src in self.sources]
 
 
+def located(name: str, error: ResponseError) -> ResponseError:
+    """A script's error reply with the script's own file and line in its message."""
+    message = str(error)
+    explained = explain_error(name, message)
+    if explained == message:
+        return error
+    return type(error)(explained)
+
+
 def durability(client: Any, wait_replicas: int, wait_timeout: float) -> tuple[int, float]:
     """Check the ``wait_replicas`` / ``wait_timeout`` store options."""
     if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
@@ -168,41 +240,4 @@ def register_scripts(client: Any) -> dict[str, Any]:
     return {name: client.register_script(source(name).source) for name in NAMES}
 
 
-def command_args(call: Call, scripts: dict[str, Any]) -> tuple[Any, ...]:
-    """The Redis command of a call: scripts go by SHA (EVALSHA), loaded once."""
-    if isinstance(call, Script):
-        return ("EVALSHA", scripts[call.name].sha, len(call.keys), *call.keys, *call.args)
-    return call.args
-
-
-def missing_scripts(batch: Batch, replies: list[Any]) -> list[int]:
-    """Positions whose script was not in the server's cache (restart, SCRIPT FLUSH)."""
-    return [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-
-
-def merge(replies: list[Any], positions: list[int], again: list[Any]) -> list[Any]:
-    for i, reply in zip(positions, again, strict=True):
-        replies[i] = reply
-    return replies
-
-
-class Backoff:
-    """Waiting for a lock: a deadline and growing pauses between attempts."""
-
-    def __init__(self, blocking: bool, timeout: float | None) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must not be negative")
-        self.blocking = blocking
-        self.timeout = timeout
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.pause = 0.005
-
-    def next_pause(self) -> float | None:
-        """Seconds to sleep before the next attempt, or None to give up."""
-        if not self.blocking:
-            return None
-        pause, self.pause = self.pause, min(self.pause * 2, 0.25)
-        if self.deadline is None:
-            return pause
-        left = self.deadline - time.monotonic()
-        return None if left <= 0 else min(pause, left)
+__all__ = ["LOAD_SCRIPTS", "ClientStore", "Exchange", "LoadScripts", "Send"]

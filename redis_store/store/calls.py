@@ -1,0 +1,54 @@
+"""What a store operation yields: calls of Redis commands and scripts, in batches.
+
+Every store method is written once, in :mod:`redis_store.store.core`, as a generator that
+yields *batches* of calls and receives their replies. One batch is one round trip (a single
+command, or a pipeline). A :class:`Pause` asks the front end to sleep between attempts (a
+lock wait), so the core never does I/O or sleeps itself. The front ends
+(:mod:`redis_store.store.sync`, :mod:`redis_store.store.aio`) differ only in how they send a
+batch and how they sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+
+Arg = str | bytes | int
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """A call of one of the package's Lua scripts (sent as EVALSHA)."""
+
+    name: str
+    keys: Sequence[str]
+    args: Sequence[Arg] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A plain Redis command."""
+
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Not a call: the front end sleeps this long, then resumes the operation with no
+    replies (waiting for a lock between attempts, without the core doing I/O)."""
+
+    seconds: float
+
+
+Call = ScriptCall | Command
+#: Calls sent together in one round trip; their replies come back in the same order, an
+#: error reply as the exception object in its place.
+Batch = list[Call]
+#: A store operation: yields batches (or pauses), receives replies, returns its result.
+Op = Generator[Batch | Pause, list[Any], R]
+
+
+__all__ = ["Arg", "Batch", "Call", "Command", "Op", "Pause", "ScriptCall"]

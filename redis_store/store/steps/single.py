@@ -1,0 +1,170 @@
+"""The multi-key methods on one server (standalone or Sentinel): one script each.
+
+Every key a script touches is passed in ``KEYS``; keys that depend on stored data (a
+manifest's layers and records) come from a read-only plan (``manifest_plan``), and the write
+script checks the manifest's generation, so a write planned on stale data retries instead of
+applying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from redis_store.errors import StoreError, UnknownManifestError
+from redis_store.keys import KeyLayout, bucket_of
+from redis_store.store.calls import Op, ScriptCall
+from redis_store.store.replies import text, unwrap
+from redis_store.store.steps import MAX_RETRIES, BucketMembers, PackageValues
+
+#: Reverse-index buckets (up to 512 manifest IDs each) one ``manifests_of`` script reads: a
+#: large AffectedManifests batch becomes several short scripts, not one that blocks the server.
+BUCKETS_PER_SCRIPT: Final = 64
+
+
+class SingleServerSteps:
+    """:class:`~redis_store.store.steps.Steps` for one server: every method one script."""
+
+    def __init__(self, keys: KeyLayout) -> None:
+        self.keys = keys
+
+    def persist_manifest(self, digest: str, layers: list[str]) -> Op[None]:
+        k = self.keys
+        keys = [k.manifest(digest), k.manifests, k.seq, *(k.layer(d) for d in layers)]
+        (reply,) = yield [ScriptCall("persist_manifest", keys, [digest, *layers])]
+        unwrap(reply)
+
+    def _artifact_keys(self, kind: str, layer: str) -> list[str]:
+        k = self.keys
+        return [
+            k.layer(layer),
+            k.layer_artifacts(layer, kind),
+            k.entity_data(kind),
+            k.entity_ids(kind),
+            k.entity_refs(kind),
+            k.seq,
+        ]
+
+    def index_packages(
+        self, layer: str, scanner_id: bytes, packages: list[PackageValues]
+    ) -> Op[None]:
+        args = [scanner_id, *(value for package in packages for value in package)]
+        call = ScriptCall("index_packages", self._artifact_keys("pkg", layer), args)
+        (reply,) = yield [call]
+        unwrap(reply, layer)
+
+    def index_entities(
+        self, kind: str, layer: str, scanner_id: bytes, values: list[bytes]
+    ) -> Op[None]:
+        args = [scanner_id, kind.encode(), *values]
+        call = ScriptCall("index_entities", self._artifact_keys(kind, layer), args)
+        (reply,) = yield [call]
+        unwrap(reply, layer)
+
+    def by_layer(
+        self, kind: str, layer: str, scanner_ids: list[bytes]
+    ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
+        k = self.keys
+        keys = [k.layer_artifacts(layer, kind), k.entity_data(kind)]
+        kind_arg = b"pkg" if kind == "pkg" else b"-"
+        (reply,) = yield [ScriptCall("by_layer", keys, [kind_arg, *scanner_ids])]
+        artifacts, ids, values = unwrap(reply)
+        return artifacts, dict(zip(ids, values, strict=True))
+
+    def _plan(self, digest: str) -> ScriptCall:
+        return ScriptCall(
+            "manifest_plan", [self.keys.manifest(digest), self.keys.entity_data("pkg")]
+        )
+
+    def index_manifest(self, digest: str, rows: dict[str, str], lock_token: str | None) -> Op[None]:
+        new_list = ",".join(sorted(rows)).encode()
+        k = self.keys
+        for _ in range(MAX_RETRIES):
+            (plan,) = yield [self._plan(digest)]
+            plan = unwrap(plan)
+            if not plan:
+                raise UnknownManifestError(f"manifest {digest} was never persisted")
+            generation, manifest_id, _layers, old_list, *names = plan
+            bucket = bucket_of(int(manifest_id))
+            records = text(old_list).split(",") if old_list else []
+            old = dict(zip(records, map(text, names), strict=True))
+            keys = [k.manifest(digest), k.seq, *k.entity_keys()]
+            args: list[Any] = [generation, new_list, bucket]
+            for record, name in rows.items():
+                if record not in old:
+                    keys += [k.name(name), k.bucket(name, record, bucket)]
+                    args += [record, name, "+"]
+            for record, name in old.items():
+                if record not in rows:
+                    keys += [k.name(name), k.bucket(name, record, bucket)]
+                    args += [record, name, "-"]
+            (reply,) = yield [ScriptCall("index_manifest", keys, args)]
+            if unwrap(reply, "report") != b"RETRY":
+                return
+        raise StoreError(f"manifest {digest} kept changing while being indexed; try again")
+
+    def _delete_call(self, digest: str, plan: list[Any], lock_token: str) -> ScriptCall:
+        generation, manifest_id, layers, records, *names = plan
+        k = self.keys
+        bucket = bucket_of(int(manifest_id))
+        layer_list = text(layers).split(",") if layers else []
+        record_list = text(records).split(",") if records else []
+        keys = [k.manifest(digest), k.manifest_scanned(digest), k.report(digest), k.lock(digest)]
+        keys += [k.manifests, *k.entity_keys()]
+        for layer in layer_list:
+            keys += k.layer_keys(layer)
+        for record, name in zip(record_list, names, strict=True):
+            keys += [k.name(text(name)), k.bucket(text(name), record, bucket)]
+        args = [generation, lock_token, len(layer_list), bucket, *record_list]
+        return ScriptCall("delete_manifest", keys, args)
+
+    def delete_manifests(
+        self, digests: Sequence[str], lock_tokens: Mapping[str, str]
+    ) -> Op[list[str]]:
+        deleted: list[str] = []
+        pending = list(digests)
+        for _ in range(MAX_RETRIES):
+            if not pending:
+                break
+            plans = [unwrap(r) for r in (yield [self._plan(d) for d in pending])]
+            todo = [(d, p) for d, p in zip(pending, plans, strict=True) if p]
+            if not todo:
+                break
+            replies = yield [self._delete_call(d, p, lock_tokens.get(d, "")) for d, p in todo]
+            pending = []
+            for (d, _), reply in zip(todo, replies, strict=True):
+                status = unwrap(reply, d)
+                if status == b"DELETED":
+                    deleted.append(d)
+                elif status == b"RETRY":
+                    pending.append(d)
+        else:
+            raise StoreError(f"manifests {pending} kept changing while being deleted")
+        return deleted
+
+    def affected_candidates(self, names: list[str]) -> Op[list[Any]]:
+        k = self.keys
+        keys = [k.entity_data("pkg"), k.entity_data("dist"), k.entity_data("repo")]
+        (reply,) = yield [ScriptCall("affected_candidates", keys + [k.name(n) for n in names])]
+        result: list[Any] = unwrap(reply)
+        return result
+
+    def manifests_of(self, buckets: list[str]) -> Op[BucketMembers]:
+        # one script per chunk of buckets, in one pipeline: the server serves other
+        # clients between them instead of running one long script on a large registry
+        chunks = [
+            buckets[i : i + BUCKETS_PER_SCRIPT] for i in range(0, len(buckets), BUCKETS_PER_SCRIPT)
+        ]
+        replies = yield [ScriptCall("manifests_of", [self.keys.manifests, *c]) for c in chunks]
+        per_bucket: list[list[bytes]] = []
+        ids: list[bytes] = []
+        digests: list[bytes | None] = []
+        for reply in replies:
+            chunk_buckets, chunk_ids, chunk_digests = unwrap(reply)
+            per_bucket += chunk_buckets
+            ids += chunk_ids
+            digests += chunk_digests
+        return per_bucket, ids, digests
+
+
+__all__ = ["BUCKETS_PER_SCRIPT", "SingleServerSteps"]
