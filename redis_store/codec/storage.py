@@ -132,10 +132,10 @@ def decode_source(pid: str, value: bytes) -> Package:
 _KINDS: Final = {k.value: k for k in PackageKind}
 
 
-def decode_distribution(did: str, value: bytes) -> Distribution:
+def decode_distribution(entity_id: str, value: bytes) -> Distribution:
     f = _fields(value)
     return Distribution(
-        id=did,
+        id=entity_id,
         did=f[0],
         name=f[1],
         version=f[2],

@@ -476,9 +476,9 @@ def _environment(o: object) -> Environment:
         _need_obj(o)
     g = o.get
     db = g("package_db", "")
-    did = g("distribution_id", "")
-    if type(db) is not str or type(did) is not str:
-        db, did = _str_fields(o, _ENV_STR_FIELDS)
+    dist_id = g("distribution_id", "")
+    if type(db) is not str or type(dist_id) is not str:
+        db, dist_id = _str_fields(o, _ENV_STR_FIELDS)
     ii = g("introduced_in")
     if type(ii) is str:
         ii = _DIGESTS.get(ii) or _memo(_DIGESTS, ii, _digest(ii, "introduced_in"))
@@ -496,7 +496,7 @@ def _environment(o: object) -> Environment:
             rids = rids.copy()
     elif "repository_id" in o and "repository_ids" not in o:
         raise _Bad("repository_id", "pre-v1 report format (repository_id) is not supported")
-    return Environment(db, ii, did, rids)
+    return Environment(db, ii, dist_id, rids)
 
 
 def _environments(v: object) -> list[Environment]:

@@ -153,12 +153,12 @@ class _Checker:
         marks = [(k.manifest_scanned(d), ids) for d, ids in ns.manifest_scanned.items()]
         marks += [(k.layer_scanned(d), ids) for d, ids in ns.layer_scanned.items()]
         for key, ids in marks:
-            for sid in sorted(ids - registry):
+            for scanner_id in sorted(ids - registry):
                 self.add(
                     "scanner-unknown",
                     key,
-                    f"scanner ID {sid} is not registered",
-                    Fix(_cmd, "srem", key, sid),
+                    f"scanner ID {scanner_id} is not registered",
+                    Fix(_cmd, "srem", key, scanner_id),
                 )
 
     def layers(self) -> None:

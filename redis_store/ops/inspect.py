@@ -30,9 +30,9 @@ class ManifestInfo:
 def scanners(store: RedisStore) -> dict[int, VersionedScanner]:
     """The scanner registry, by scanner ID."""
     out = {}
-    for ident, sid in store.client.hgetall(store.keys.scanners).items():
-        name, version, kind = orjson.loads(ident)
-        out[int(sid)] = VersionedScanner(name, version, kind)
+    for identity, scanner_id in store.client.hgetall(store.keys.scanners).items():
+        name, version, kind = orjson.loads(identity)
+        out[int(scanner_id)] = VersionedScanner(name, version, kind)
     return dict(sorted(out.items()))
 
 
