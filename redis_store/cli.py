@@ -1328,18 +1328,6 @@ def add_maintenance_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_stats)
 
 
-def add_bench_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``redis-store bench``: the side-by-side benchmark (needs the ``bench`` extra)."""
-    from redis_store.bench.harness import add_arguments, run_cli
-
-    p = sub.add_parser(
-        "bench",
-        help="redis-store vs claircore's PostgreSQL schema (pip install 'redis-store[bench]')",
-    )
-    add_arguments(p)
-    p.set_defaults(func=run_cli)
-
-
 # -- entry point -------------------------------------------------------------------------------
 
 
@@ -1370,7 +1358,6 @@ COMMANDS: tuple[Callable[[Any, argparse.ArgumentParser], None], ...] = (
     add_affected_parser,
     add_delete_parser,
     add_maintenance_parsers,
-    add_bench_parser,
 )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from redis_store.bench.harness import main
+from benchmarks.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

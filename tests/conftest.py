@@ -18,7 +18,7 @@ import pytest
 
 from redis_store import AsyncRedisStore, RedisStore
 from tests.support.adapters import BlockingAsyncStore
-from tests.support.server import (
+from tests.support.servers import (
     RedisClusterServers,
     RedisServer,
     redis_cli_binary,

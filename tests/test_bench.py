@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from redis_store.bench import servers
+from tests.support import servers
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -43,7 +43,7 @@ def _require_everything() -> None:
 def _smoke_run(out: Path, **options: Any) -> dict[str, Any]:
     """A tiny benchmark run (N = 20): what CI can afford, answers compared, no timing asserted."""
     _require_everything()
-    from redis_store.bench.harness import Options, run
+    from benchmarks.harness import Options, run
 
     settings: dict[str, Any] = dict(
         manifests=20, seed=7, reads=20, batches=1, out=out, progress=False
@@ -118,8 +118,8 @@ def postgres() -> Iterator[servers.PostgresServer]:
 def test_postgres_delete_skips_locked_manifests_and_frees_unused_layers(
     postgres: servers.PostgresServer,
 ) -> None:
+    from benchmarks.postgres import PostgresStore, fnv1a64
     from redis_store import Layer, Manifest
-    from redis_store.bench.postgres import PostgresStore, fnv1a64
 
     store = PostgresStore(postgres.dsn)
     store.drop_schema()

@@ -8,17 +8,12 @@ from typing import Any
 
 import pytest
 
-from redis_store.bench import report, servers
-from redis_store.bench.harness import (
-    OpSamples,
-    Recorder,
-    Timed,
-    canonical_report,
-    percentile,
-    redis_family,
-)
+from benchmarks import report
+from benchmarks.harness import canonical_report, redis_family
+from benchmarks.timing import OpSamples, Recorder, Timed, percentile
 from redis_store.demo import workload
 from redis_store.models import IndexReport
+from tests.support import servers
 
 
 def test_redis_family() -> None:
@@ -169,7 +164,7 @@ def test_targets_and_markdown() -> None:
 
 def test_missing_binaries_give_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(servers, "postgres_bindir", lambda: None)
-    monkeypatch.setattr(servers, "redis_binary", lambda: None)
+    monkeypatch.setattr(servers, "redis_server_binary", lambda: None)
     assert servers.missing_binaries() == ["postgresql", "redis-server"]
     with pytest.raises(servers.ServerError) as e:
         servers.require_binaries()

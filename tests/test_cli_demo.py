@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from redis_store.cli import main
-from tests.support.server import free_port
+from tests.support.servers import free_port
 
 STEPS = {
     "generate",

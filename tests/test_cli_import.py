@@ -16,7 +16,7 @@ import pytest
 
 from redis_store import IndexReport, RedisStore, ops
 from redis_store.errors import InvalidInputError
-from tests.support.server import RedisServer
+from tests.support.servers import RedisServer
 from tests.test_cli_helpers import (
     INTERRUPTED_STEP,
     SHARED_REPORTS,

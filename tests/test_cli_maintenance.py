@@ -13,7 +13,7 @@ import pytest
 from redis_store import RedisStore, ops
 from redis_store import cli as cli_module
 from redis_store.keys import KeyLayout
-from tests.support.server import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 from tests.test_cli_helpers import Cli, assert_consistent, make_cli, populate, reports
 
 K = KeyLayout("cli")

@@ -19,7 +19,7 @@ from redis_store.keys import KeyLayout
 from redis_store.ops.nodes import primaries
 from tests.support.inspect import all_keys
 from tests.support.invariants import violations
-from tests.support.server import RedisClusterServers
+from tests.support.servers import RedisClusterServers
 
 MANIFESTS = 200
 

@@ -12,7 +12,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis_store import RedisStore, acl, ops
 from redis_store.demo.workload import generate, sample_vulnerabilities
 from redis_store.replay import replay
-from tests.support.server import RedisClusterServers
+from tests.support.servers import RedisClusterServers
 
 NS = "aclns"
 USERS = {"indexer": False, "fsck": True}  # name -> ops rules

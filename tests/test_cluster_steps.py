@@ -19,7 +19,7 @@ from redis_store.demo.workload import generate, sample_vulnerabilities
 from redis_store.replay import replay
 from redis_store.store.calls import Pause
 from redis_store.store.core import StoreCore
-from tests.support.server import RedisClusterServers
+from tests.support.servers import RedisClusterServers
 
 
 @pytest.fixture

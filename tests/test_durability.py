@@ -14,7 +14,7 @@ from redis_store.scripts import NAMES, READ_ONLY, WRITES, is_write
 from redis_store.store import locks
 from redis_store.store.calls import Batch, ScriptCall
 from tests.conftest import IN_CI
-from tests.support.server import RedisServer, redis_server_binary, start_redis
+from tests.support.servers import RedisServer, redis_server_binary, start_redis
 
 
 def test_write_scripts() -> None:

@@ -31,7 +31,7 @@ from redis_store.demo import workload
 from tests.conftest import IN_CI
 from tests.support.adapters import BlockingAsyncStore
 from tests.support.sentinel import SentinelTopology, start_sentinel_topology
-from tests.support.server import redis_server_binary
+from tests.support.servers import redis_server_binary
 
 pytestmark = [pytest.mark.real_only, pytest.mark.slow]
 

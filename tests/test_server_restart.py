@@ -10,7 +10,7 @@ import redis
 
 from redis_store import Layer, Manifest, RedisStore, VersionedScanner
 from tests.support import gen
-from tests.support.server import redis_server_binary, start_redis
+from tests.support.servers import redis_server_binary, start_redis
 
 
 def test_store_survives_a_server_restart() -> None:

@@ -28,7 +28,7 @@ from redis_store import (
 from redis_store.demo import workload
 from redis_store.scripts import NAMES, source
 from tests.conftest import IN_CI
-from tests.support.server import redis_server_binary
+from tests.support.servers import redis_server_binary
 from tests.support.tls import Certs, TlsRedisServer, make_certs, openssl_binary, start_tls_redis
 
 pytestmark = pytest.mark.real_only

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis_store import (
+    Digest,
     Distribution,
     Environment,
     IndexReport,
@@ -25,11 +26,12 @@ def index_manifest(
     digest: str | None = None,
 ) -> str:
     """A new manifest (one layer) whose index records are exactly ``rows``."""
-    m = digest or gen.random_digest()
+    m = Digest(digest) if digest else gen.random_digest()
     layer = gen.random_digest()
     store.register_scanners([SCANNER])
     store.persist_manifest(Manifest(hash=m, layers=[Layer(hash=layer)]))
-    packages, dists, repos, envs = {}, {}, {}, {}
+    packages, dists, repos = {}, {}, {}
+    envs: dict[str, list[Environment]] = {}
     for i, (pkg, dist, repo) in enumerate(rows):
         p = Package(
             name=pkg.name,

@@ -2,7 +2,7 @@
 
 A primary, ``replicas`` replicas (``--replicaof``) and one sentinel (quorum 1) that declares
 the primary down after ``down_after_ms`` and promotes a replica. Built from the
-``redis-server`` binary like :func:`tests.support.server.start_redis`.
+``redis-server`` binary like :func:`tests.support.servers.start_redis`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from typing import Any
 
 import redis
 
-from redis_store.bench.servers import stop_process
-from tests.support.server import RedisServer, free_port, redis_server_binary, start_redis
+from tests.support.servers import (
+    RedisServer,
+    free_port,
+    redis_server_binary,
+    start_redis,
+    stop_process,
+)
 
 SERVICE = "primary"
 
@@ -61,7 +66,7 @@ class SentinelTopology:
 
     def primary_port(self) -> int:
         """The port of the primary the sentinel announces now."""
-        addr = self.sentinel_client().execute_command(
+        addr = self.sentinel_client().execute_command(  # type: ignore[no-untyped-call]
             "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service
         )
         return int(addr[1])

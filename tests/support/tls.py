@@ -2,7 +2,7 @@
 
 Certificates are made with the ``openssl`` command line (no Python crypto dependency); the
 server is started from the ``redis-server`` binary like
-:func:`tests.support.server.start_redis`, with its plain port disabled (``--port 0``).
+:func:`tests.support.servers.start_redis`, with its plain port disabled (``--port 0``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 import redis
 
-from redis_store.bench.servers import stop_process
-from tests.support.server import free_port, redis_server_binary
+from tests.support.servers import free_port, redis_server_binary, stop_process
 
 
 def openssl_binary() -> str | None:

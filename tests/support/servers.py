@@ -1,11 +1,13 @@
-"""Private PostgreSQL and Redis servers for the benchmark, on free loopback ports.
+"""Private PostgreSQL and Redis servers on free loopback ports, for the tests and the
+benchmark (``benchmarks/``).
 
-Both run from Debian's packages with the settings the benchmark documents: PostgreSQL with
-its defaults (``fsync`` and ``synchronous_commit`` on; only the port, the socket directory and
-``listen_addresses=127.0.0.1`` are set), Redis with AOF ``everysec`` and no RDB snapshots.
-Each lives in its own temporary directory, removed when it stops. Redis can also run as a
-Redis Cluster of such servers (``start_redis_cluster``), formed with ``redis-cli --cluster
-create``; the test suite forms its cluster with the same :func:`form_cluster`.
+Both run from Debian's packages. PostgreSQL keeps its defaults (``fsync`` and
+``synchronous_commit`` on; only the port, the socket directory and
+``listen_addresses=127.0.0.1`` are set). Redis never writes RDB snapshots; the benchmark's
+servers keep an AOF fsynced every second (``aof=True``), the tests' keep nothing. Redis can
+also run as a Redis Cluster of such servers (:func:`start_cluster`), formed with
+``redis-cli --cluster create``. Each server lives in its own temporary directory, removed
+when it stops; :func:`servers` starts and stops what one benchmark run needs.
 
 PostgreSQL refuses to run as root; as root, the cluster is created and run as the
 ``postgres`` system user that Debian's package creates.
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
 import redis.cluster
 
 #: The Debian packages that provide the binaries, for messages and ``--install``.
@@ -40,14 +44,14 @@ class ServerError(RuntimeError):
     """A server could not be found, installed, started or stopped."""
 
 
+# -- processes ----------------------------------------------------------------------------------
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-# -- finding and installing binaries ------------------------------------------------------------
 
 
 def stop_process(
@@ -67,6 +71,9 @@ def stop_process(
             process.wait()
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- finding and installing binaries ------------------------------------------------------------
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -93,7 +100,7 @@ def postgres_bindir() -> Path | None:
     return None
 
 
-def redis_binary() -> str | None:
+def redis_server_binary() -> str | None:
     """The ``redis-server`` binary, from ``$PATH`` or Debian's locations."""
     return shutil.which("redis-server") or next(
         (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.path.exists(p)), None
@@ -112,7 +119,7 @@ def missing_binaries(*, postgres: bool = True, redis: bool = True) -> list[str]:
     out = []
     if postgres and postgres_bindir() is None:
         out.append(POSTGRES_PACKAGE)
-    if redis and (redis_binary() is None or redis_cli_binary() is None):
+    if redis and (redis_server_binary() is None or redis_cli_binary() is None):
         out.append(REDIS_PACKAGE)  # pulls in redis-tools (redis-cli) too
     return out
 
@@ -330,6 +337,8 @@ class RedisServer:
     port: int
     workdir: Path
     binary: str
+    #: seconds :meth:`stop` waits after SIGTERM before SIGKILL
+    stop_timeout: float = 10.0
 
     @property
     def url(self) -> str:
@@ -341,22 +350,43 @@ class RedisServer:
         )
         return out.stdout.strip()
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port)
+
+    def async_client(self) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(host="127.0.0.1", port=self.port)
+
+    def flush(self) -> None:
+        """Empty the server (every database)."""
+        with self.client() as c:
+            c.flushall()
+
     def stop(self) -> None:
-        """SIGTERM (Redis flushes its AOF and exits), then remove the directory."""
-        stop_process(self.process, self.workdir)
+        """SIGTERM (Redis flushes its AOF, if any, and exits), then remove the directory."""
+        stop_process(self.process, self.workdir, timeout=self.stop_timeout)
 
 
 def start_redis(
-    *extra: str, binary: str | None = None, timeout: float = 20.0, cpus: set[int] | None = None
+    *extra: str,
+    aof: bool = False,
+    binary: str | None = None,
+    timeout: float = 10.0,
+    stop_timeout: float = 10.0,
+    cpus: set[int] | None = None,
 ) -> RedisServer:
-    """``redis-server`` with AOF everysec and no RDB snapshots, on a free loopback port
-    (on ``cpus`` only, when given); ``extra`` arguments are appended."""
-    binary = binary or redis_binary()
+    """``redis-server`` on a free loopback port, ready to answer PING, with no RDB snapshots:
+    with ``aof``, the AOF fsynced every second (what the benchmark runs), else no persistence
+    at all (the tests' servers); on ``cpus`` only, when given. ``extra`` arguments are
+    appended (a setting given twice takes the last value)."""
+    binary = binary or redis_server_binary()
     if binary is None:
         require_binaries(postgres=False, redis=True)
         raise AssertionError("unreachable")
-    workdir = Path(tempfile.mkdtemp(prefix="redis-store-bench-redis-"))
+    workdir = Path(tempfile.mkdtemp(prefix="redis-store-redis-"))
     port = free_port()
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "everysec"] if aof else ["--appendonly", "no"]
+    )
     args = [
         binary,
         "--port",
@@ -365,10 +395,7 @@ def start_redis(
         "127.0.0.1",
         "--dir",
         str(workdir),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
+        *persistence,
         "--save",
         "",
         "--maxmemory-policy",
@@ -382,7 +409,7 @@ def start_redis(
     proc = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pinned(cpus)
     )
-    server = RedisServer(proc, port, workdir, binary)
+    server = RedisServer(proc, port, workdir, binary, stop_timeout)
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -493,56 +520,108 @@ def cluster_url(ports: Sequence[int]) -> str:
 
 
 @dataclass
-class RedisClusterServer:
-    """A private Redis Cluster: every node a :class:`RedisServer` (primaries first)."""
+class RedisClusterServers:
+    """A private Redis Cluster: ``masters`` primaries, each with its replicas, every node a
+    :class:`RedisServer` (primaries first)."""
 
-    nodes: list[RedisServer]
+    servers: list[RedisServer]
+    masters: int
+    replicas_per_master: int
+    _nodes: list[redis.Redis] = field(default_factory=list, repr=False)
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.port for s in self.servers]
+
+    @property
+    def startup_nodes(self) -> list[redis.cluster.ClusterNode]:
+        return [
+            redis.cluster.ClusterNode("127.0.0.1", p)  # type: ignore[no-untyped-call]
+            for p in self.ports
+        ]
 
     @property
     def url(self) -> str:
-        return cluster_url([n.port for n in self.nodes])
+        """``redis+cluster://`` naming every node."""
+        return cluster_url(self.ports)
 
     @property
     def binary(self) -> str:
-        return self.nodes[0].binary
+        return self.servers[0].binary
 
     def version(self) -> str:
-        return self.nodes[0].version()
+        return self.servers[0].version()
 
     def client(self) -> redis.cluster.RedisCluster:
         return redis.cluster.RedisCluster(
-            host="127.0.0.1", port=self.nodes[0].port, decode_responses=False
+            host="127.0.0.1", port=self.ports[0], decode_responses=False
         )
 
+    def async_client(self) -> redis.asyncio.cluster.RedisCluster:
+        return redis.asyncio.cluster.RedisCluster(
+            host="127.0.0.1", port=self.ports[0], decode_responses=False
+        )
+
+    def nodes(self) -> list[redis.Redis]:
+        """One plain client per node, kept open (every test's flush asks)."""
+        if not self._nodes:
+            self._nodes = [s.client() for s in self.servers]
+        return self._nodes
+
+    def primaries(self) -> list[redis.Redis]:
+        """Plain clients of the nodes that are primaries now, in start order."""
+        return [n for n in self.nodes() if n.info("replication")["role"] == "master"]
+
+    def flush(self) -> None:
+        """Empty every primary, and wait until its replicas have applied that too."""
+        for node in self.primaries():
+            node.flushall()
+            if self.replicas_per_master and node.wait(self.replicas_per_master, 5000) < 1:
+                raise RuntimeError("a replica did not apply FLUSHALL within 5 s")
+
     def stop(self) -> None:
-        """SIGTERM every node at once, then wait for each and remove its directory."""
-        for n in self.nodes:
-            if n.process.poll() is None:
-                n.process.terminate()
-        for n in self.nodes:
-            n.stop()
+        """SIGTERM every node at once (each takes a moment to exit), then wait for each and
+        remove its directory."""
+        for n in self._nodes:
+            n.close()
+        for s in self.servers:
+            if s.process.poll() is None:
+                s.process.terminate()
+        for s in self.servers:
+            s.stop()
 
 
-def start_redis_cluster(
+def start_cluster(
     masters: int = 3,
-    replicas_per_master: int = 0,
+    replicas_per_master: int = 1,
     *,
+    aof: bool = False,
     timeout: float = 30.0,
+    stop_timeout: float = 10.0,
     cpus: set[int] | None = None,
-) -> RedisClusterServer:
-    """A Redis Cluster of ``masters`` primaries (and replicas), each node set up as
-    :func:`start_redis` sets up the single server (AOF everysec, no RDB, loopback)."""
+) -> RedisClusterServers:
+    """A Redis Cluster of ``masters`` primaries and their replicas on loopback, each node set
+    up as :func:`start_redis` sets up one server, formed and settled: every node sees the same
+    slots, primaries and replicas (:func:`form_cluster`)."""
     if masters < 3:
         raise ServerError("a Redis Cluster needs at least 3 primaries")
-    nodes: list[RedisServer] = []
+    servers: list[RedisServer] = []
     try:
         for _ in range(masters * (1 + replicas_per_master)):
-            nodes.append(start_redis(*cluster_node_args(), timeout=timeout, cpus=cpus))
-        form_cluster([n.port for n in nodes], replicas_per_master, timeout)
+            servers.append(
+                start_redis(
+                    *cluster_node_args(),
+                    aof=aof,
+                    timeout=timeout,
+                    stop_timeout=stop_timeout,
+                    cpus=cpus,
+                )
+            )
+        form_cluster([s.port for s in servers], replicas_per_master, timeout)
     except BaseException:
-        RedisClusterServer(nodes).stop()
+        RedisClusterServers(servers, masters, replicas_per_master).stop()
         raise
-    return RedisClusterServer(nodes)
+    return RedisClusterServers(servers, masters, replicas_per_master)
 
 
 @dataclass
@@ -551,7 +630,7 @@ class Servers:
 
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
-    redis_cluster: RedisClusterServer | None = None
+    redis_cluster: RedisClusterServers | None = None
 
     @property
     def redis_url(self) -> str | None:
@@ -570,17 +649,19 @@ def servers(
     cpus: set[int] | None = None,
     cluster_masters: int = 0,
 ) -> Iterator[Servers]:
-    """Start the private servers the run needs (on ``cpus`` only, when given) and stop them
-    afterwards, whatever happens. With ``cluster_masters``, Redis is a cluster of that many
-    primaries instead of one server."""
+    """Start the private servers a benchmark run needs (on ``cpus`` only, when given; Redis
+    with its AOF) and stop them afterwards, whatever happens. With ``cluster_masters``, Redis
+    is a cluster of that many primaries (no replicas) instead of one server."""
     require_binaries(postgres=postgres, redis=redis, install=install)
     with ExitStack() as stack:
         out = Servers()
         if redis and cluster_masters:
-            out.redis_cluster = start_redis_cluster(cluster_masters, cpus=cpus)
+            out.redis_cluster = start_cluster(
+                cluster_masters, 0, aof=True, stop_timeout=30.0, cpus=cpus
+            )
             stack.callback(out.redis_cluster.stop)
         elif redis:
-            out.redis = start_redis(cpus=cpus)
+            out.redis = start_redis(aof=True, timeout=20.0, stop_timeout=30.0, cpus=cpus)
             stack.callback(out.redis.stop)
         if postgres:
             out.postgres = start_postgres(cpus=cpus)
@@ -590,7 +671,7 @@ def servers(
 
 __all__ = [
     "PostgresServer",
-    "RedisClusterServer",
+    "RedisClusterServers",
     "RedisServer",
     "ServerError",
     "Servers",
@@ -601,11 +682,12 @@ __all__ = [
     "install_packages",
     "missing_binaries",
     "postgres_bindir",
-    "redis_binary",
     "redis_cli_binary",
+    "redis_server_binary",
     "require_binaries",
     "servers",
+    "start_cluster",
     "start_postgres",
     "start_redis",
-    "start_redis_cluster",
+    "stop_process",
 ]

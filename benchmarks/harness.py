@@ -30,7 +30,6 @@ Cluster; the contestant is called ``redis`` either way, and the run's ``meta`` s
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import os
@@ -38,20 +37,19 @@ import platform
 import random
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import orjson
 import redis
-import redis.connection
 
+from benchmarks.timing import OpSamples, Progress, Recorder, RoundTrips, Timed
 from redis_store import replay
 from redis_store.demo import workload
 from redis_store.keys import KeyLayout
@@ -78,161 +76,6 @@ READ_OPS = ("index_report", "manifest_scanned", "layer_scanned", "packages_by_la
 
 class BenchError(Exception):
     """The benchmark cannot run or found the stores disagreeing; one line for the user."""
-
-
-# -- progress -----------------------------------------------------------------------------------
-
-
-class Progress:
-    """One self-rewriting status line on stderr, only when it is a terminal."""
-
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._last = 0.0
-        self._start = time.monotonic()
-
-    def start(self) -> None:
-        self._start = time.monotonic()
-
-    def update(self, what: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.2:
-            return
-        self._last = now
-        rate = done / (now - self._start) if now > self._start else 0.0
-        width = 24
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\r\x1b[K{what} [{bar}] {done}/{total} ({rate:,.0f}/s)")
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        """A phase line, written whether or not the stream is a terminal."""
-        self.clear()
-        self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-# -- timing and round trips ---------------------------------------------------------------------
-
-
-class RoundTrips:
-    """Counts writes to a Redis socket (one per command or pipeline) from this thread."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    @contextmanager
-    def counting(self) -> Iterator[RoundTrips]:
-        original: Any = redis.connection.AbstractConnection.send_packed_command
-        main = threading.get_ident()
-        counter = self
-
-        def send(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() == main:
-                counter.n += 1
-            return original(conn, *args, **kwargs)
-
-        setattr(redis.connection.AbstractConnection, "send_packed_command", send)  # noqa: B010
-        try:
-            yield self
-        finally:
-            setattr(redis.connection.AbstractConnection, "send_packed_command", original)  # noqa: B010
-
-
-@dataclass
-class OpSamples:
-    """Latencies (seconds) and round trips of one operation."""
-
-    seconds: list[float] = field(default_factory=list)
-    trips: list[int] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        s = self.seconds
-        if not s:
-            return {"calls": 0}
-        total = sum(s)
-        out: dict[str, Any] = {
-            "calls": len(s),
-            "median_ms": statistics.median(s) * 1e3,
-            "p99_ms": percentile(s, 99) * 1e3,
-            "mean_ms": total / len(s) * 1e3,
-            "min_ms": min(s) * 1e3,
-            "max_ms": max(s) * 1e3,
-            "total_s": total,
-            "throughput_per_s": len(s) / total if total > 0 else None,
-        }
-        if self.trips:
-            out["round_trips_median"] = statistics.median(self.trips)
-            out["round_trips_max"] = max(self.trips)
-        return out
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile with linear interpolation (``statistics.quantiles``' inclusive)."""
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
-class Recorder:
-    """Collects timings per operation name."""
-
-    def __init__(self, trips: RoundTrips | None) -> None:
-        self.trips = trips
-        self.ops: dict[str, OpSamples] = {}
-
-    def add(self, name: str, seconds: float, trips: int | None = None) -> None:
-        op = self.ops.get(name)
-        if op is None:
-            op = self.ops[name] = OpSamples()
-        op.seconds.append(seconds)
-        if trips is not None and self.trips is not None:
-            op.trips.append(trips)
-
-    def time(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-        n0 = self.trips.n if self.trips is not None else 0
-        t0 = time.perf_counter()
-        result = fn(*args)
-        dt = time.perf_counter() - t0
-        self.add(name, dt, (self.trips.n - n0) if self.trips is not None else None)
-        return result
-
-
-class Timed:
-    """A store whose public methods record their latency under ``prefix + name``."""
-
-    def __init__(self, store: Any, recorder: Recorder, prefix: str = "") -> None:
-        self._store = store
-        self._recorder = recorder
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-        rec, label = self._recorder, self._prefix + name
-        trips = rec.trips
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            n0 = trips.n if trips is not None else 0
-            t0 = time.perf_counter()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                dt = time.perf_counter() - t0
-                rec.add(label, dt, (trips.n - n0) if trips is not None else None)
-
-        self.__dict__[name] = timed
-        return timed
 
 
 # -- the workload -------------------------------------------------------------------------------
@@ -521,7 +364,7 @@ class PostgresContestant(Contestant):
     name = "postgres"
 
     def __init__(self, dsn: str) -> None:
-        from redis_store.bench.postgres import PostgresStore
+        from benchmarks.postgres import PostgresStore
 
         super().__init__(PostgresStore(dsn), None)
 
@@ -1010,8 +853,8 @@ class Options:
 
 def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
     """One benchmark at one N: start servers, measure every store, write the result files."""
-    from redis_store.bench import report
-    from redis_store.bench.servers import servers
+    from benchmarks import report
+    from tests.support.servers import servers
 
     log = log or sys.stderr
     progress = Progress(log, enabled=opts.progress)
@@ -1129,173 +972,8 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
     return doc
 
 
-# -- command line -------------------------------------------------------------------------------
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
-def _stores(text: str) -> tuple[str, ...]:
-    names = tuple(x.strip() for x in text.split(",") if x.strip())
-    bad = [x for x in names if x not in STORES]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"stores are a comma list of {', '.join(STORES)}")
-    return names
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``scripts/bench.py`` and ``redis-store bench``."""
-    p.add_argument(
-        "--manifests",
-        type=_positive,
-        nargs="+",
-        default=[1000],
-        metavar="N",
-        help="registry size(s); several values run one after another (default: 1000)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="workload seed (default: 0)")
-    p.add_argument(
-        "--vulnerabilities",
-        type=_positive,
-        default=1000,
-        metavar="V",
-        help="vulnerabilities sampled for affected_manifests (default: 1000)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=_positive,
-        default=1000,
-        metavar="B",
-        help="vulnerabilities per affected_manifests batch (default: 1000)",
-    )
-    p.add_argument("--batches", type=_positive, default=3, help="timed Redis batches (default: 3)")
-    p.add_argument(
-        "--postgres-batches",
-        type=_positive,
-        default=1,
-        help="timed PostgreSQL batches, each B sequential calls (default: 1)",
-    )
-    p.add_argument(
-        "--reads",
-        type=_positive,
-        default=2000,
-        metavar="R",
-        help="manifests (and layers) sampled for the read paths (default: 2000)",
-    )
-    p.add_argument(
-        "--stores",
-        type=_stores,
-        default=STORES,
-        help="comma list of stores to measure (default: redis,postgres)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("bench-results"),
-        help="directory for the JSON, Markdown and PNG files (default: bench-results)",
-    )
-    p.add_argument(
-        "--redis-url",
-        default=None,
-        help="use this Redis instead of a private one (redis+cluster://HOST:PORT[,...] for a"
-        " cluster, with --redis-topology cluster)",
-    )
-    p.add_argument(
-        "--redis-topology",
-        choices=TOPOLOGIES,
-        default="single",
-        help="run the Redis store on one redis-server or on a private Redis Cluster"
-        " (default: single); cluster results are written as bench-n<N>-cluster.*",
-    )
-    p.add_argument(
-        "--cluster-masters",
-        type=_positive,
-        default=3,
-        metavar="M",
-        help="primaries of the private cluster, at least 3 (default: 3)",
-    )
-    p.add_argument(
-        "--postgres-dsn", default=None, help="use this PostgreSQL (an empty database) instead"
-    )
-    p.add_argument(
-        "--install",
-        action="store_true",
-        help="apt-get install postgresql / redis-server when their binaries are missing",
-    )
-    p.add_argument(
-        "--no-pin",
-        action="store_true",
-        help="leave CPU placement to the scheduler (default: the benchmark on the first CPU,"
-        " the servers on the others)",
-    )
-    p.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
-    p.add_argument("--json", action="store_true", help="print the JSON results instead of Markdown")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run what the parsed arguments ask for; 0 on success, 1 on failure."""
-    from redis_store.bench import report
-    from redis_store.bench.servers import ServerError
-
-    docs = []
-    try:
-        for n in args.manifests:
-            opts = Options(
-                manifests=n,
-                seed=args.seed,
-                vulnerabilities=args.vulnerabilities,
-                reads=args.reads,
-                batch_size=args.batch_size,
-                batches=args.batches,
-                postgres_batches=args.postgres_batches,
-                stores=args.stores,
-                out=args.out,
-                redis_url=args.redis_url,
-                postgres_dsn=args.postgres_dsn,
-                redis_topology=args.redis_topology,
-                cluster_masters=args.cluster_masters,
-                install=args.install,
-                pin=not args.no_pin,
-                chart=not args.no_chart,
-            )
-            docs.append(run(opts))
-    except (BenchError, ServerError) as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 1
-    if args.json:
-        sys.stdout.write(
-            orjson.dumps(docs if len(docs) > 1 else docs[0], option=orjson.OPT_INDENT_2).decode()
-            + "\n"
-        )
-    else:
-        for doc in docs:
-            print(report.markdown(doc))
-            print(f"\nwritten: {', '.join(doc['files'].values())}\n")
-    failed = [d for d in docs if d["checks"] and not d["checks"].get("all_equal")]
-    if failed:
-        print("bench: the stores answered differently (see 'checks' in the JSON)", file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="bench",
-        description="redis-store against claircore's PostgreSQL schema and the Redis floor,"
-        " side by side on private servers.",
-    )
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
 __all__ = [
+    "STORES",
     "TOPOLOGIES",
     "BenchError",
     "Contestant",
@@ -1303,11 +981,8 @@ __all__ = [
     "Options",
     "PostgresContestant",
     "RedisContestant",
-    "add_arguments",
     "canonical_report",
-    "main",
     "measure",
     "prepare_workload",
     "run",
-    "run_cli",
 ]
