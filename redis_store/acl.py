@@ -22,9 +22,22 @@ from __future__ import annotations
 
 from typing import Final
 
-#: What the store sends itself: scripts, their reload, WAIT (``wait_replicas``) and the
-#: plain reads (scanner IDs, scanned markers) that need no script.
-CLIENT_COMMANDS: Final = ("evalsha", "script|load", "wait", "hmget", "sismember", "smismember")
+#: What the store sends itself: scripts, their reload, WAIT (``wait_replicas``), the plain
+#: reads (scanner IDs, scanned markers, reports) that need no script, and what the local
+#: cache needs: its listeners' RESP3 handshake and ID, and tracking of the reads it keeps.
+CLIENT_COMMANDS: Final = (
+    "evalsha",
+    "script|load",
+    "wait",
+    "hmget",
+    "sismember",
+    "smismember",
+    "get",
+    "hello",
+    "client|id",
+    "client|tracking",
+    "client|caching",
+)
 #: What the Lua scripts call (``redis.call``), checked against the caller's ACL.
 SCRIPT_COMMANDS: Final = (
     "del",

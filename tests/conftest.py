@@ -1,8 +1,10 @@
-"""One suite, six stores: {fakeredis, real redis-server, Redis Cluster} x {sync, asyncio}.
+"""One suite, ten stores: {fakeredis, real redis-server, Redis Cluster} x {sync, asyncio},
+and on the real backends with the local cache on and off.
 
 The real server is started from the ``redis-server`` binary on a free loopback port; the
 cluster from the same binary (three primaries, one replica each) and ``redis-cli --cluster
 create``. Without the binaries those backends skip, unless ``CI=true``, where they must run.
+A store a test builds itself has the library's default (the cache on, on a real server).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from redis_store import AsyncRedisStore, RedisStore
 from tests.support.adapters import BlockingAsyncStore
+from tests.support.cache import start_cache
 from tests.support.servers import (
     RedisClusterServers,
     RedisServer,
@@ -105,16 +108,38 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield Backend(request.param, server)
 
 
+@pytest.fixture(params=["cache", "nocache"])
+def cache(request: pytest.FixtureRequest) -> bool:
+    """The local cache on or off (fakeredis has none: only ``nocache`` runs there)."""
+    return bool(request.param == "cache")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """fakeredis has no client tracking: its ``cache`` variant would repeat ``nocache``."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        p = params.params if params is not None else {}
+        (drop if p.get("backend") == "fake" and p.get("cache") == "cache" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=["sync", "async"])
-def store(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Any]:
+def store(request: pytest.FixtureRequest, backend: Backend, cache: bool) -> Iterator[Any]:
     """A store under test: RedisStore, or AsyncRedisStore behind a blocking adapter."""
     if request.param == "sync":
-        s = RedisStore(backend.client(), namespace="test")
+        s = RedisStore(backend.client(), namespace="test", local_cache=cache)
+        if cache:
+            start_cache(s)
         yield s
         s.close()
     else:
         loop = asyncio.new_event_loop()
-        a = AsyncRedisStore(backend.async_client(), namespace="test")
+        a = AsyncRedisStore(backend.async_client(), namespace="test", local_cache=cache)
+        if cache:
+            start_cache(a)
         yield BlockingAsyncStore(a, loop)
         loop.run_until_complete(a.close())
         loop.close()

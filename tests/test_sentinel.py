@@ -141,3 +141,46 @@ def test_async_store_rides_out_a_failover(topology: SentinelTopology) -> None:
         return BlockingAsyncStore(store, loop), close
 
     stream_through_failover(topology, open_store, list(workload.generate(60, seed=12)), 10)
+
+
+def test_the_local_cache_is_dropped_on_a_failover(topology: SentinelTopology) -> None:
+    """After a failover nothing the cache read from the old primary is answered: the
+    listener moves to the new primary and everything is read again."""
+    store = RedisStore.from_url(topology.url, namespace=NS)
+    try:
+        reports = [replay.replay(store, r) for r in workload.generate(3, seed=13)]
+        for r in reports:
+            assert store.index_report_json(r.hash) is not None
+        deadline = time.monotonic() + 5
+        while not store.local_cache.live:
+            assert time.monotonic() < deadline, store.local_cache
+            time.sleep(0.01)
+        for r in reports:
+            assert store.index_report_json(r.hash) is not None  # now from memory
+        hits = store.cache_stats().hits
+        assert hits >= len(reports)
+        old = topology.kill_primary()
+        new = topology.wait_failover(old)
+        # changed on the new primary behind the store's back: the old answers must go
+        behind = redis.Redis(host="127.0.0.1", port=new)
+        deadline = time.monotonic() + 20
+        while behind.get(store.keys.report(reports[0].hash)) is None:
+            assert time.monotonic() < deadline, "the report did not reach the new primary"
+            time.sleep(0.05)
+        behind.delete(store.keys.report(reports[0].hash))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if store.index_report_json(reports[0].hash) is None:
+                    break
+            except redis.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "an answer from the old primary survived"
+            time.sleep(0.02)
+        assert store.cache_stats().flushes >= 1
+        deadline = time.monotonic() + 10
+        while not (store.local_cache.live and store.local_cache.nodes == (f"127.0.0.1:{new}",)):
+            assert time.monotonic() < deadline, store.local_cache
+            time.sleep(0.02)
+    finally:
+        store.close()

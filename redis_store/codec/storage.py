@@ -174,9 +174,14 @@ def encode_report(report: IndexReport) -> bytes:
     return REPORT_ZLIB + c.compress(report.to_json()) + c.flush()
 
 
-def decode_report(blob: bytes) -> IndexReport:
-    """Inverse of :func:`encode_report`."""
+def report_json(blob: bytes) -> bytes:
+    """The claircore JSON of a stored report."""
     if blob[:1] != REPORT_ZLIB:
         raise InvalidInputError(f"stored report has unknown encoding {blob[:1]!r}")
     d = zlib.decompressobj(-15, _ZDICT)
-    return IndexReport.from_json(d.decompress(blob[1:]) + d.flush())
+    return d.decompress(blob[1:]) + d.flush()
+
+
+def decode_report(blob: bytes) -> IndexReport:
+    """Inverse of :func:`encode_report`."""
+    return IndexReport.from_json(report_json(blob))

@@ -81,11 +81,11 @@ def explain_error(name: str, message: str) -> str:
 READ_ONLY: Final = frozenset(
     {"by_layer", "manifest_plan", "affected_candidates", "manifests_of"},
 )
-#: Writes not worth waiting for: ``index_report`` only records the read time (``used``,
+#: Writes not worth waiting for: ``record_use`` only records a read time (``used``,
 #: for expiry), which may be lost in a failover without harm; ``lock`` takes, renews and
 #: releases manifest locks, which expire by themselves (waiting could fail an acquire whose
 #: lock was taken, leaving it held until it expires).
-NO_WAIT: Final = READ_ONLY | {"index_report", "lock"}
+NO_WAIT: Final = READ_ONLY | {"record_use", "lock"}
 
 
 def is_write(name: str) -> bool:

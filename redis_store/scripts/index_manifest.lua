@@ -2,18 +2,19 @@
 -- validate every new record's IDs first, then add and remove reverse-index entries.
 --
 -- KEYS[1]     manifest hash
--- KEYS[2]     counters
--- KEYS[3..14] the 12 dictionary keys (data, ids, refs of pkg, dist, repo, file)
--- KEYS[15..]  per changed record, 2 keys: its name hash, its bucket set
+-- KEYS[2..13] the 12 dictionary keys (data, ids, refs of pkg, dist, repo, file)
+-- KEYS[14..]  per changed record, 2 keys: its name hash, its bucket set
 -- ARGV[1]     the generation the caller planned with
 -- ARGV[2]     the new record list
 -- ARGV[3]     the manifest's bucket number
--- ARGV[4..]   per changed record, 3 values: record "pid:did:rid", package name, '+' or '-'
+-- ARGV[4]     the manifest's new generation (a random token)
+-- ARGV[5..]   per changed record, 3 values: record "pid:did:rid", package name, '+' or '-'
 -- Returns     OK, RETRY (the manifest changed since it was planned), or an error reply
-local manifest, counters, D = KEYS[1], KEYS[2], dictionaries(KEYS, 3)
-local changed_keys = groups(KEYS, 15, 2)
-local planned_generation, record_list, bucket = ARGV[1], ARGV[2], ARGV[3]
-local changes = groups(ARGV, 4, 3)
+local manifest, D = KEYS[1], dictionaries(KEYS, 2)
+local changed_keys = groups(KEYS, 14, 2)
+local planned_generation, record_list, bucket, new_generation = ARGV[1], ARGV[2], ARGV[3],
+  ARGV[4]
+local changes = groups(ARGV, 5, 3)
 local generation = redis.call('HGET', manifest, 'gen')
 if not generation then return fail('UNKNOWN_MANIFEST', '') end
 if generation ~= planned_generation then return 'RETRY' end
@@ -46,6 +47,5 @@ for i, change in ipairs(changes) do
     end
   end
 end
-redis.call('HSET', manifest, 'recs', record_list,
-           'gen', redis.call('HINCRBY', counters, 'gen', 1))
+redis.call('HSET', manifest, 'recs', record_list, 'gen', new_generation)
 return 'OK'

@@ -73,7 +73,8 @@ class AsyncRedisStore(AsyncDriver, ClientStore):
         return AsyncManifestLock(self, validate.digest(manifest, "manifest"), blocking, timeout)
 
     async def close(self) -> None:
-        """Close the client's connections."""
+        """Close the client's connections (and the local cache's listeners)."""
+        self._close_cache()
         await self.client.aclose()
 
     async def __aenter__(self) -> AsyncRedisStore:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from redis_store.cache.entries import Fence
 
 R = TypeVar("R")
 
@@ -26,6 +29,9 @@ class ScriptCall:
     name: str
     keys: Sequence[str]
     args: Sequence[Arg] = ()
+    #: Set on a read whose answer the local cache may keep: the transport then sends it
+    #: tracked (``CLIENT TRACKING ... REDIRECT``) and confirms that on the fence.
+    fence: Fence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,10 @@ class Command:
     """A plain Redis command."""
 
     args: tuple[Arg, ...]
+    #: As on :class:`ScriptCall`.
+    fence: Fence | None = None
+    #: On a Redis Cluster, the node to send it to (for commands without a key).
+    target: Any = None
 
 
 @dataclass(frozen=True, slots=True)

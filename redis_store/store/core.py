@@ -9,12 +9,15 @@ cluster) or yields its own calls, and decodes the replies. The sync and asyncio 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
+from redis_store.cache.entries import MISS, Entries, Fence
+from redis_store.cache.uses import Uses
 from redis_store.codec import storage
+from redis_store.codec.lazy import LazyIndexReport
 from redis_store.errors import InvalidInputError, UnknownScannerError
 from redis_store.keys import KeyLayout
 from redis_store.matchers import DEFAULT_MATCHERS, Candidate, Matcher, evaluate
@@ -31,20 +34,29 @@ from redis_store.models import (
     Repository,
     Scanner,
     Vulnerability,
+    copies,
 )
 from redis_store.store import validate
-from redis_store.store.calls import Command, Op, ScriptCall
+from redis_store.store.calls import Batch, Command, Op, ScriptCall
 from redis_store.store.operation import operation
 from redis_store.store.replies import scanner_text, unwrap
 from redis_store.store.steps import PackageValues, Steps
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class StoreCore:
     """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`."""
 
-    def __init__(self, keys: KeyLayout, steps: Steps, *, lock_ttl: float = 30.0) -> None:
+    def __init__(
+        self,
+        keys: KeyLayout,
+        steps: Steps,
+        *,
+        lock_ttl: float = 30.0,
+        cache: Entries | None = None,
+    ) -> None:
         self.keys = keys
         self.namespace = keys.namespace
         #: How the multi-key methods run on this deployment (one server, or a cluster).
@@ -62,6 +74,32 @@ class StoreCore:
         self._digests: dict[bytes, Digest] = {}
         #: Scanner identity -> ID (an ID never changes once assigned; see _scanner_ids_of).
         self._scanner_ids: dict[bytes, bytes] = {}
+        #: Answers of reads kept in the process (None: no local cache).
+        self.cache = cache
+        #: Uses of manifests (report reads) still to be recorded for ``expire``.
+        self._uses = Uses()
+
+    def _cached(
+        self,
+        key: Hashable,
+        depends: Sequence[str],
+        read: Callable[[Fence | None], Op[tuple[V, int]]],
+        present: Callable[[V], T],
+    ) -> Op[T]:
+        """The answer kept under ``key``, or ``read`` it (tracked, so the cache may keep
+        it); ``present`` makes what the caller gets from the kept value (a copy, when the
+        value is mutable)."""
+        cache = self.cache
+        fence = None
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not MISS:
+                return present(hit)
+            fence = cache.fence()
+        value, size = yield from read(fence)
+        if cache is not None and fence is not None:
+            cache.put(key, value, depends, size, fence)
+        return present(value)
 
     # -- scanners ------------------------------------------------------------------------
     @operation
@@ -133,17 +171,59 @@ class StoreCore:
         if not identities:
             return True
         ids = yield from self._scanner_ids_of(identities)
-        (reply,) = yield [Command(("SMISMEMBER", self.keys.manifest_scanned(d), *ids))]
-        return all(unwrap(reply))
+        scanned = self.keys.manifest_scanned(d)
+
+        def read(fence: Fence | None) -> Op[tuple[bool, int]]:
+            (reply,) = yield [Command(("SMISMEMBER", scanned, *ids), fence=fence)]
+            return all(unwrap(reply)), 8
+
+        key = ("manifest_scanned", d, *ids)
+        return (yield from self._cached(key, (scanned,), read, _same))
 
     @operation
     def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
-        """The stored report (its JSON round trip), or None."""
+        """The stored report (its JSON round trip), or None. Its fields are decoded when
+        first read (:class:`~redis_store.codec.lazy.LazyIndexReport`)."""
         d = validate.digest(manifest, "manifest")
-        keys = [self.keys.manifest(d), self.keys.report(d)]
-        (blob,) = yield [ScriptCall("index_report", keys)]
-        blob = unwrap(blob)
-        return None if blob is None else storage.decode_report(blob)
+        source = yield from self._report_json(d)
+        return None if source is None else LazyIndexReport.of(source)
+
+    @operation
+    def index_report_json(self, manifest: Digest | str) -> Op[bytes | None]:
+        """The stored report in claircore's JSON (what Clair's indexer API serves), or None,
+        without building any object."""
+        d = validate.digest(manifest, "manifest")
+        return (yield from self._report_json(d))
+
+    def _report_json(self, d: Digest) -> Op[bytes | None]:
+        """The report's JSON, from the cache or Redis. The read counts as a use of the
+        manifest for ``expire``: recorded at most once a minute, along with a round trip
+        made anyway, or at most once a second on its own."""
+        report = self.keys.report(d)
+        uses = self._uses
+        uses.note(d)
+
+        def read(fence: Fence | None) -> Op[tuple[bytes | None, int]]:
+            due = uses.take(riding=True)
+            replies = yield [Command(("GET", report), fence=fence), *self._record_uses(due)]
+            uses.failed += sum(isinstance(r, Exception) for r in replies[1:])
+            blob = unwrap(replies[0])
+            if blob is None:
+                return None, 8
+            source = storage.report_json(blob)
+            return source, len(source)
+
+        source = yield from self._cached(("report", d), (report,), read, _same)
+        due = uses.take(riding=False)
+        if due:
+            replies = yield self._record_uses(due)
+            uses.failed += sum(isinstance(r, Exception) for r in replies)
+        return source
+
+    def _record_uses(self, digests: list[str]) -> Batch:
+        """Calls that record a use of each manifest (their replies are not checked: a use
+        that cannot be recorded, e.g. on a full server, must not fail the read)."""
+        return [ScriptCall("record_use", [self.keys.manifest(d)]) for d in digests]
 
     # -- layers --------------------------------------------------------------------------
     @operation
@@ -162,8 +242,14 @@ class StoreCore:
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
         (scanner_id,) = yield from self._scanner_ids_of([identity])
-        (reply,) = yield [Command(("SISMEMBER", self.keys.layer_scanned(d), scanner_id))]
-        return bool(unwrap(reply))
+        scanned = self.keys.layer_scanned(d)
+
+        def read(fence: Fence | None) -> Op[tuple[bool, int]]:
+            (reply,) = yield [Command(("SISMEMBER", scanned, scanner_id), fence=fence)]
+            return bool(unwrap(reply)), 8
+
+        key = ("layer_scanned", d, scanner_id)
+        return (yield from self._cached(key, (scanned,), read, _same))
 
     @operation
     def index_packages(
@@ -221,79 +307,64 @@ class StoreCore:
         yield from self._index_entities("file", layer, scanner, values)
 
     def _by_layer(
-        self, kind: str, layer: object, scanners: Iterable[Scanner]
-    ) -> Op[tuple[dict[bytes, Scanner], list[bytes], dict[bytes, bytes]]]:
-        """Artifacts of the requested scanners: (scanner by ID, artifacts, entity values)."""
+        self,
+        kind: str,
+        layer: object,
+        scanners: Iterable[Scanner],
+        decode: Callable[[list[bytes], dict[bytes, bytes], dict[bytes, Scanner]], list[T]],
+        copy: Callable[[T], T],
+    ) -> Op[list[T]]:
+        """One entity per artifact of the requested scanners, in first-written order."""
         d = validate.digest(layer, "layer")
         items = validate.sequence(scanners, "scanners")
         identities = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
         if not identities:
-            return {}, [], {}
+            return []
         scanner_ids = yield from self._scanner_ids_of(identities)
-        artifacts, values = yield from self.steps.by_layer(kind, d, scanner_ids)
         by_id = {scanner_id: items[i] for i, scanner_id in enumerate(scanner_ids)}
-        return by_id, artifacts, values
+        artifacts_key = self.keys.layer_artifacts(d, kind)
+
+        def read(fence: Fence | None) -> Op[tuple[list[T], int]]:
+            artifacts, values = yield from self.steps.by_layer(kind, d, scanner_ids, fence)
+            size = sum(map(len, artifacts)) + sum(map(len, values.values()))
+            return decode(artifacts, values, by_id), size
+
+        def present(kept: list[T]) -> list[T]:
+            return [copy(x) for x in kept]
+
+        key = (kind, d, *scanner_ids)
+        return (yield from self._cached(key, (artifacts_key,), read, present))
 
     @operation
     def packages_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Scanner]
     ) -> Op[list[Package]]:
         """One Package per artifact of the scanners in the layer, in first-written order."""
-        by_id, artifacts, values = yield from self._by_layer("pkg", layer, scanners)
-        detectors = {
-            scanner_id: Detector(name=s.name, version=s.version, kind=s.kind)
-            for scanner_id, s in by_id.items()
-        }
-        out: list[Package] = []
-        for art in artifacts:
-            head, _, filepath = art.partition(b"\n")
-            package_id, scanner_id, source_id, tail = head.split(b",", 3)
-            package_db, hint = orjson.loads(tail)
-            p = storage.decode_package(package_id.decode(), values[package_id])
-            p.source = storage.decode_source(source_id.decode(), values[source_id])
-            p.package_db = package_db
-            p.repository_hint = hint
-            p.filepath = filepath.decode()
-            p.detector = detectors[scanner_id]
-            out.append(p)
-        return out
-
-    def _entities_by_layer(
-        self,
-        kind: str,
-        layer: object,
-        scanners: Iterable[Scanner],
-        decode: Callable[[str, bytes], T],
-    ) -> Op[list[T]]:
-        _, artifacts, values = yield from self._by_layer(kind, layer, scanners)
-        out = []
-        for art in artifacts:
-            entity_id = art.partition(b",")[0]
-            out.append(decode(entity_id.decode(), values[entity_id]))
-        return out
+        return (yield from self._by_layer("pkg", layer, scanners, _packages, copies.package))
 
     @operation
     def distributions_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Scanner]
     ) -> Op[list[Distribution]]:
         """One Distribution per artifact of the scanners in the layer."""
-        decode = storage.decode_distribution
-        return (yield from self._entities_by_layer("dist", layer, scanners, decode))
+        decode = _entities(storage.decode_distribution)
+        return (yield from self._by_layer("dist", layer, scanners, decode, copies.distribution))
 
     @operation
     def repositories_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Scanner]
     ) -> Op[list[Repository]]:
         """One Repository per artifact of the scanners in the layer."""
-        decode = storage.decode_repository
-        return (yield from self._entities_by_layer("repo", layer, scanners, decode))
+        decode = _entities(storage.decode_repository)
+        return (yield from self._by_layer("repo", layer, scanners, decode, copies.repository))
 
     @operation
     def files_by_layer(
         self, layer: Layer | Digest | str, scanners: Iterable[Scanner]
     ) -> Op[list[File]]:
         """One File per artifact of the scanners in the layer."""
-        return (yield from self._entities_by_layer("file", layer, scanners, storage.decode_file))
+        decode = _entities(storage.decode_file)
+        return (yield from self._by_layer("file", layer, scanners, decode, _same))
 
     # -- the manifest index --------------------------------------------------------------
     @operation
@@ -314,6 +385,8 @@ class StoreCore:
             dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests))
         )
         deleted = set((yield from self.steps.delete_manifests(wanted, self._held_locks)))
+        for d in deleted:
+            self._uses.forget(d)
         return [d for d in wanted if d in deleted]
 
     # -- AffectedManifests ---------------------------------------------------------------
@@ -424,6 +497,48 @@ class StoreCore:
             rows.sort(key=lambda c: c.key)
             candidates[name] = rows
         return candidates, buckets
+
+
+def _same(value: T) -> T:
+    """Immutable answers are handed out as they are kept."""
+    return value
+
+
+def _packages(
+    artifacts: list[bytes], values: dict[bytes, bytes], scanners: dict[bytes, Scanner]
+) -> list[Package]:
+    detectors = {
+        scanner_id: Detector(name=s.name, version=s.version, kind=s.kind)
+        for scanner_id, s in scanners.items()
+    }
+    out: list[Package] = []
+    for art in artifacts:
+        head, _, filepath = art.partition(b"\n")
+        package_id, scanner_id, source_id, tail = head.split(b",", 3)
+        package_db, hint = orjson.loads(tail)
+        p = storage.decode_package(package_id.decode(), values[package_id])
+        p.source = storage.decode_source(source_id.decode(), values[source_id])
+        p.package_db = package_db
+        p.repository_hint = hint
+        p.filepath = filepath.decode()
+        p.detector = detectors[scanner_id]
+        out.append(p)
+    return out
+
+
+def _entities(
+    decode: Callable[[str, bytes], T],
+) -> Callable[[list[bytes], dict[bytes, bytes], dict[bytes, Scanner]], list[T]]:
+    def entities(
+        artifacts: list[bytes], values: dict[bytes, bytes], _scanners: dict[bytes, Scanner]
+    ) -> list[T]:
+        out = []
+        for art in artifacts:
+            entity_id = art.partition(b",")[0]
+            out.append(decode(entity_id.decode(), values[entity_id]))
+        return out
+
+    return entities
 
 
 def reverse_index_rows(report: IndexReport) -> dict[str, str]:

@@ -70,7 +70,8 @@ class RedisStore(SyncDriver, ClientStore):
         return ManifestLock(self, validate.digest(manifest, "manifest"), blocking, timeout)
 
     def close(self) -> None:
-        """Close the client's connections."""
+        """Close the client's connections (and the local cache's listeners)."""
+        self._close_cache()
         self.client.close()
 
     def __enter__(self) -> RedisStore:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import redis.asyncio.cluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from redis_store.cache import CacheConfig, CacheStats, Entries, LocalCacheState
+from redis_store.cache.tracking import Tracking, TrackingUnavailable, node_finder
 from redis_store.errors import DurabilityError, InvalidInputError
 from redis_store.keys import KeyLayout
 from redis_store.scripts import NAMES, explain_error, is_write, source
@@ -25,7 +27,7 @@ from redis_store.store.core import StoreCore
 from redis_store.store.operation import AsyncDriver
 from redis_store.store.steps import Steps
 from redis_store.store.steps.cluster import ClusterSteps
-from redis_store.store.steps.single import SingleServerSteps
+from redis_store.store.steps.single import PLANS, SingleServerSteps
 
 if TYPE_CHECKING:
     from typing import Self
@@ -62,14 +64,21 @@ class ClientStore(StoreCore):
         lock_ttl: float = 30.0,
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
+        local_cache: bool | CacheConfig = True,
     ) -> None:
         keys = KeyLayout(namespace)
         check_client(client)
         #: Whether the client talks to a Redis Cluster: the multi-key methods then run as
         #: per-slot steps, and scripts are sent to their slot's node.
         self.cluster = is_cluster_client(client)
-        steps: Steps = ClusterSteps(keys, lock_ttl) if self.cluster else SingleServerSteps(keys)
-        StoreCore.__init__(self, keys, steps, lock_ttl=lock_ttl)
+        self._cache_config, self.tracking, self._cache_off = open_cache(client, local_cache)
+        steps: Steps
+        if self.cluster:
+            steps = ClusterSteps(keys, lock_ttl)
+        else:  # plans are remembered unless the local cache is off
+            steps = SingleServerSteps(keys, plans=0 if self._cache_config is None else PLANS)
+        cache = None if self.tracking is None else self.tracking.entries
+        StoreCore.__init__(self, keys, steps, lock_ttl=lock_ttl, cache=cache)
         self.client = client
         #: After every batch that writes, WAIT for this many replicas (0: do not wait).
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
@@ -85,6 +94,7 @@ class ClientStore(StoreCore):
         lock_ttl: float = 30.0,
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
+        local_cache: bool | CacheConfig = True,
         **kwargs: Any,
     ) -> Self:
         """A store on a new client for a ``redis://``, ``rediss://``, ``unix://``,
@@ -99,7 +109,31 @@ class ClientStore(StoreCore):
             lock_ttl=lock_ttl,
             wait_replicas=wait_replicas,
             wait_timeout=wait_timeout,
+            local_cache=local_cache,
         )
+
+    # -- the local cache -----------------------------------------------------------------------
+    @property
+    def local_cache(self) -> LocalCacheState:
+        """Whether reads are answered from process memory now, and if not, why."""
+        enabled = self._cache_config is not None
+        config = self._cache_config or CacheConfig()
+        tracking = self.tracking
+        if tracking is None:
+            return LocalCacheState(enabled, "off", self._cache_off, config=config)
+        nodes = tuple(tracking.nodes_listening())
+        return LocalCacheState(enabled, tracking.state, tracking.reason, nodes, config)
+
+    def cache_stats(self) -> CacheStats:
+        """Hits, misses, invalidations, evictions, entries and bytes of the local cache."""
+        if self.cache is None:
+            return CacheStats()
+        with self.cache.lock:
+            return CacheStats(**vars(self.cache.stats))
+
+    def _close_cache(self) -> None:
+        if self.tracking is not None:
+            self.tracking.close()
 
     # -- sending -----------------------------------------------------------------------------
     def _exchange(self, batch: Batch) -> Exchange:
@@ -115,14 +149,91 @@ class ClientStore(StoreCore):
         for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
             if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
                 replies[i] = located(call.name, reply)
+        if self.cache is not None:
+            # a process reads its own writes: what they changed is dropped before they return
+            written = [
+                key
+                for call in batch
+                if isinstance(call, ScriptCall) and is_write(call.name)
+                for key in call.keys
+            ]
+            if written:
+                self.cache.invalidate(written)
         return replies
 
     def _round_trip(self, batch: Batch) -> Exchange:
-        """One round trip: the batch as sent (WAIT after writes), its replies checked."""
+        """One round trip: the batch as sent (tracking for reads the cache may keep, WAIT
+        after writes), its replies checked."""
         wire = self._durable(batch)
+        wire, roles = self._track(wire)
         replies = yield Send(wire)
         assert replies is not None
+        if roles:
+            replies = self._tracked(roles, replies)
         return self._acknowledged(batch, replies)
+
+    def _track(self, wire: Batch) -> tuple[Batch, list[Any]]:
+        """The batch as sent when it holds reads the cache may keep: per node they go to,
+        ``CLIENT TRACKING ON REDIRECT <listener> OPTIN`` first, then ``CLIENT CACHING YES``
+        right before each of them. The server then tells this store's listener when what
+        those reads (and nothing else the connection runs) read changes. Returns the calls
+        and what each one is: None for the batch's own, else the tracking it sets up."""
+        tracking = self.tracking
+        if tracking is None or not any(call.fence is not None for call in wire):
+            return wire, []
+        redirects: dict[str | None, tuple[Any, int] | None] = {}
+        out: Batch = []
+        roles: list[Any] = []
+        for call in wire:
+            if call.fence is not None:
+                node = self._node_of(call) if self.cluster else None
+                name = None if node is None else node.name
+                if name not in redirects:
+                    listener = tracking.redirect(name)
+                    redirects[name] = None if listener is None else (node, listener)
+                    if listener is not None:
+                        command = ("CLIENT", "TRACKING", "ON", "REDIRECT", listener, "OPTIN")
+                        out.append(Command(command, target=node))
+                        roles.append(("tracking", node))
+                if redirects[name] is not None:
+                    out.append(Command(("CLIENT", "CACHING", "YES"), target=node))
+                    roles.append(("caching", node, call))
+            out.append(call)
+            roles.append(None)
+        if len(out) == len(wire):
+            return wire, []  # no listener yet: sent untracked, answers not kept
+        return out, roles
+
+    def _tracked(self, roles: list[Any], replies: list[Any]) -> list[Any]:
+        """The batch's own replies; each read the server confirmed it tracks is marked
+        so on its fence (its answer may be kept)."""
+        assert self.tracking is not None
+        own: list[Any] = []
+        refused: set[Any] = set()
+        for role, reply in zip(roles, replies, strict=True):
+            if role is None:
+                own.append(reply)
+                continue
+            if isinstance(reply, Exception):
+                refused.add(id(role[1]))
+                self.tracking.lost(f"the server refused to track reads: {reply}")
+                continue
+            if role[0] == "caching" and id(role[1]) not in refused:
+                call = role[2]
+                if self.cluster and self._node_of(call) != role[1]:
+                    # the slot map changed under the read: trust nothing read so far
+                    self.tracking.lost("a key moved to another cluster node")
+                    continue
+                call.fence.tracked = True
+        return own
+
+    def _node_of(self, call: Call) -> Any:
+        """The cluster node serving a call's key."""
+        key = call.keys[0] if isinstance(call, ScriptCall) else call.args[1]
+        try:
+            return self.client.get_node_from_key(key)
+        except Exception:  # the slot map is not loaded yet (asyncio): sent untracked
+            return None
 
     def _pipeline(self, calls: Batch) -> Any:
         pipe = self.client.pipeline(transaction=False)
@@ -143,6 +254,8 @@ class ClientStore(StoreCore):
         each); a MOVED reply after resharding is still followed."""
         if self.cluster and isinstance(call, ScriptCall) and call.keys:
             return {"target_nodes": self.client.get_node_from_key(call.keys[0])}
+        if isinstance(call, Command) and call.target is not None:
+            return {"target_nodes": call.target}
         return {}
 
     def _script_loader(self) -> Any:
@@ -201,6 +314,32 @@ class ClusterScriptLoader:
 
     async def _load_async(self) -> list[Any]:
         return [await self.client.script_load(src) for src in self.sources]
+
+
+def open_cache(
+    client: Any, local_cache: bool | CacheConfig
+) -> tuple[CacheConfig | None, Tracking | None, str]:
+    """The local cache of a store on ``client``: its limits, its tracking (None when there
+    is none), and why it is off."""
+    if local_cache is False:
+        return None, None, "turned off (local_cache=False)"
+    if isinstance(local_cache, CacheConfig):
+        config = local_cache
+    elif local_cache is True:
+        config = CacheConfig()
+    else:
+        raise InvalidInputError(
+            f"local_cache must be True, False or a CacheConfig, not {local_cache!r}"
+        )
+    try:
+        nodes, family = node_finder(client)
+    except TrackingUnavailable as e:
+        return config, None, str(e)
+    except Exception as e:  # a client shape this store cannot listen beside: no cache
+        return config, None, f"cannot find the client's nodes: {type(e).__name__}: {e}"
+    entries = Entries(config.max_entries, config.max_bytes, config.max_age)
+    tracking = Tracking(entries, nodes, cluster=family == "cluster", sentinel=family == "sentinel")
+    return config, tracking, ""
 
 
 def located(name: str, error: ResponseError) -> ResponseError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from redis_store.cache.entries import Fence
 from redis_store.store.calls import Op
 
 #: A package artifact as the scripts take it: source value, package value, artifact tail
@@ -42,9 +43,10 @@ class Steps(Protocol):
         ...
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes]
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
     ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
-        """The layer's artifacts of those scanners, and the values of the entities they name."""
+        """The layer's artifacts of those scanners, and the values of the entities they name
+        (the read of the artifact list carries ``fence``: the cache may keep the answer)."""
         ...
 
     def index_manifest(self, digest: str, rows: dict[str, str], lock_token: str | None) -> Op[None]:

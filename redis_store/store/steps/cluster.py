@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from redis_store.cache.entries import Fence
 from redis_store.codec import storage
 from redis_store.errors import StoreError, UnknownLayerError, UnknownManifestError
 from redis_store.keys import KINDS, KeyLayout, bucket_of
@@ -154,11 +155,13 @@ class ClusterSteps:
             unwrap(reply)
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes]
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
     ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
-        """The artifact list of ``{l:...}``, then the entities they name from ``{g}``."""
+        """The artifact list of ``{l:...}``, then the entities they name from ``{g}`` (which
+        do not change while the layer references them)."""
         k = self.keys
-        (listed,) = yield [Command(("LRANGE", k.layer_artifacts(layer, kind), 0, -1))]
+        listing = Command(("LRANGE", k.layer_artifacts(layer, kind), 0, -1), fence=fence)
+        (listed,) = yield [listing]
         want = set(scanner_ids)
         artifacts: list[bytes] = []
         needed: dict[bytes, None] = {}

@@ -8,9 +8,13 @@ applying.
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from redis_store.cache.entries import Fence
 from redis_store.errors import StoreError, UnknownManifestError
 from redis_store.keys import KeyLayout, bucket_of
 from redis_store.store.calls import Op, ScriptCall
@@ -21,18 +25,72 @@ from redis_store.store.steps import MAX_RETRIES, BucketMembers, PackageValues
 #: large AffectedManifests batch becomes several short scripts, not one that blocks the server.
 BUCKETS_PER_SCRIPT: Final = 64
 
+#: Manifest plans remembered (least recently used forgotten first).
+PLANS: Final = 16384
+
+#: A manifest's plan as ``manifest_plan`` answers it: generation, ID, layers, records, then
+#: one package name per record.
+Plan = list[Any]
+
+
+def new_generation() -> str:
+    """A manifest's generation after a write: a random token, so a plan remembered from
+    before a server lost its data can never match a manifest written since."""
+    return secrets.token_hex(8)
+
+
+class Plans:
+    """Plans of manifests this store read or wrote last. A remembered plan saves the plan
+    read of ``index_manifest`` and ``delete_manifests``: their scripts check the generation
+    and answer RETRY when the manifest changed since, so a stale plan costs a re-read, never
+    a wrong write."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._plans: OrderedDict[str, Plan] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Plan | None:
+        with self._lock:
+            plan = self._plans.get(digest)
+            if plan is not None:
+                self._plans.move_to_end(digest)
+            return plan
+
+    def put(self, digest: str, plan: Plan) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._plans[digest] = plan
+            self._plans.move_to_end(digest)
+            while len(self._plans) > self.size:
+                self._plans.popitem(last=False)
+
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._plans.pop(digest, None)
+
 
 class SingleServerSteps:
     """:class:`~redis_store.store.steps.Steps` for one server: every method one script."""
 
-    def __init__(self, keys: KeyLayout) -> None:
+    def __init__(self, keys: KeyLayout, plans: int = PLANS) -> None:
         self.keys = keys
+        #: Remembered manifest plans (``plans=0``: always read them).
+        self.plans = Plans(plans)
 
     def persist_manifest(self, digest: str, layers: list[str]) -> Op[None]:
         k = self.keys
         keys = [k.manifest(digest), k.manifests, k.seq, *(k.layer(d) for d in layers)]
-        (reply,) = yield [ScriptCall("persist_manifest", keys, [digest, *layers])]
-        unwrap(reply)
+        args = [digest, new_generation(), *layers]
+        (reply,) = yield [ScriptCall("persist_manifest", keys, args)]
+        manifest_id, generation, layer_list, records = unwrap(reply)
+        if not records:
+            self.plans.put(digest, [generation, manifest_id, layer_list, records])
+        else:  # already indexed: its package names are only at hand in a remembered plan
+            known = self.plans.get(digest)
+            if known is None or known[0] != generation:
+                self.plans.forget(digest)
 
     def _artifact_keys(self, kind: str, layer: str) -> list[str]:
         k = self.keys
@@ -62,12 +120,13 @@ class SingleServerSteps:
         unwrap(reply, layer)
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes]
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
     ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
         k = self.keys
         keys = [k.layer_artifacts(layer, kind), k.entity_data(kind)]
         kind_arg = b"pkg" if kind == "pkg" else b"-"
-        (reply,) = yield [ScriptCall("by_layer", keys, [kind_arg, *scanner_ids])]
+        call = ScriptCall("by_layer", keys, [kind_arg, *scanner_ids], fence=fence)
+        (reply,) = yield [call]
         artifacts, ids, values = unwrap(reply)
         return artifacts, dict(zip(ids, values, strict=True))
 
@@ -77,19 +136,23 @@ class SingleServerSteps:
         )
 
     def index_manifest(self, digest: str, rows: dict[str, str], lock_token: str | None) -> Op[None]:
-        new_list = ",".join(sorted(rows)).encode()
+        records = sorted(rows)
+        new_list = ",".join(records).encode()
         k = self.keys
+        plan = self.plans.get(digest)
         for _ in range(MAX_RETRIES):
-            (plan,) = yield [self._plan(digest)]
-            plan = unwrap(plan)
-            if not plan:
-                raise UnknownManifestError(f"manifest {digest} was never persisted")
-            generation, manifest_id, _layers, old_list, *names = plan
+            if plan is None:
+                (reply,) = yield [self._plan(digest)]
+                plan = unwrap(reply)
+                if not plan:
+                    raise UnknownManifestError(f"manifest {digest} was never persisted")
+            generation, manifest_id, layers, old_list, *names = plan
             bucket = bucket_of(int(manifest_id))
-            records = text(old_list).split(",") if old_list else []
-            old = dict(zip(records, map(text, names), strict=True))
-            keys = [k.manifest(digest), k.seq, *k.entity_keys()]
-            args: list[Any] = [generation, new_list, bucket]
+            olds = text(old_list).split(",") if old_list else []
+            old = dict(zip(olds, map(text, names), strict=True))
+            keys = [k.manifest(digest), *k.entity_keys()]
+            generation_after = new_generation()
+            args: list[Any] = [generation, new_list, bucket, generation_after]
             for record, name in rows.items():
                 if record not in old:
                     keys += [k.name(name), k.bucket(name, record, bucket)]
@@ -99,8 +162,17 @@ class SingleServerSteps:
                     keys += [k.name(name), k.bucket(name, record, bucket)]
                     args += [record, name, "-"]
             (reply,) = yield [ScriptCall("index_manifest", keys, args)]
-            if unwrap(reply, "report") != b"RETRY":
+            try:
+                status = unwrap(reply, "report")
+            except BaseException:
+                self.plans.forget(digest)
+                raise
+            if status != b"RETRY":
+                after = [generation_after, manifest_id, layers, new_list]
+                self.plans.put(digest, after + [rows[r] for r in records])
                 return
+            plan = None
+            self.plans.forget(digest)
         raise StoreError(f"manifest {digest} kept changing while being indexed; try again")
 
     def _delete_call(self, digest: str, plan: list[Any], lock_token: str) -> ScriptCall:
@@ -123,11 +195,16 @@ class SingleServerSteps:
     ) -> Op[list[str]]:
         deleted: list[str] = []
         pending = list(digests)
+        plans = self.plans
+        known = {d: plan for d in pending if (plan := plans.get(d)) is not None}
         for _ in range(MAX_RETRIES):
             if not pending:
                 break
-            plans = [unwrap(r) for r in (yield [self._plan(d) for d in pending])]
-            todo = [(d, p) for d, p in zip(pending, plans, strict=True) if p]
+            unknown = [d for d in pending if d not in known]
+            if unknown:
+                read = [unwrap(r) for r in (yield [self._plan(d) for d in unknown])]
+                known.update(zip(unknown, read, strict=True))
+            todo = [(d, known[d]) for d in pending if known[d]]
             if not todo:
                 break
             replies = yield [self._delete_call(d, p, lock_tokens.get(d, "")) for d, p in todo]
@@ -138,6 +215,9 @@ class SingleServerSteps:
                     deleted.append(d)
                 elif status == b"RETRY":
                     pending.append(d)
+                if status != b"LOCKED":
+                    plans.forget(d)
+                    known.pop(d, None)
         else:
             raise StoreError(f"manifests {pending} kept changing while being deleted")
         return deleted
