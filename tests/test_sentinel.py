@@ -26,8 +26,8 @@ from redis_store import (
     RedisStore,
     ops,
     replay,
-    workload,
 )
+from redis_store.demo import workload
 from tests.conftest import IN_CI
 from tests.support.adapters import BlockingAsyncStore
 from tests.support.sentinel import SentinelTopology, start_sentinel_topology

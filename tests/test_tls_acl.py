@@ -24,8 +24,8 @@ from redis_store import (
     acl,
     ops,
     replay,
-    workload,
 )
+from redis_store.demo import workload
 from redis_store.scripts import NAMES, source
 from tests.conftest import IN_CI
 from tests.support.server import redis_server_binary
