@@ -5,6 +5,9 @@ layer scanners found and runs the controller's store-call sequence (claircore's
 ``indexer/controller``: CheckManifest, FetchLayers, ScanLayers, Coalesce, IndexManifest,
 IndexFinished, with ``set_index_report`` after every state). The store assigns its own IDs;
 the coalesced report it ends with is the original with those IDs.
+
+:func:`import_report` is the safe way to load one report into a live store: checked first,
+written under the manifest's lock, and removed again if the replay fails part-way.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from redis_store.interrupts import no_interrupts
 from redis_store.models import (
     Digest,
     Distribution,
@@ -28,6 +32,7 @@ from redis_store.models import (
     package_identity,
     repository_identity,
 )
+from redis_store.store import RedisStore, validate
 
 #: Scanners used for content whose report does not name one (no package detector).
 DEFAULT_PACKAGE_SCANNER = VersionedScanner("package-scanner", "1", "package")
@@ -243,3 +248,52 @@ def replay(
     store.set_index_finished(work, todo)
     step("IndexFinished")
     return work
+
+
+def check_importable(report: IndexReport) -> None:
+    """Raise :class:`ValueError` (naming the fault) unless ``report`` can be imported whole.
+
+    That is: it names its manifest, it is a finished, successful index report, the store
+    would accept every value in it, and every package has a name (claircore's
+    ``index_packages`` drops a nameless one, so the replay could not finish).
+    """
+    if report.hash is None:
+        raise ValueError("the report has no manifest_hash")
+    if not report.success:
+        raise ValueError(
+            f"not a finished index report (state {report.state!r}, success false"
+            + (f", err {report.err!r})" if report.err else ")")
+        )
+    validate.report(report)  # what the store would refuse, refused before the first write
+    for pid, pkg in (report.packages or {}).items():
+        if not pkg.name:
+            raise ValueError(f"packages[{pid!r}]: a package without a name")
+
+
+def import_report(
+    store: RedisStore, report: IndexReport, *, force: bool = False, lock_timeout: float = 10.0
+) -> bool:
+    """Index a finished report under its manifest lock, whole or not at all.
+
+    Returns False, writing nothing, when the manifest is already indexed (finished) and
+    ``force`` is not set; ``force`` deletes and re-imports it. The report is checked first
+    (:func:`check_importable`, a :class:`ValueError`), so nothing is written for one that
+    could not be imported. A replay that fails or is interrupted part-way deletes what it
+    wrote, still holding the lock and ignoring Ctrl-C meanwhile, then re-raises. Waits up to
+    ``lock_timeout`` seconds for an indexer holding the lock (then :class:`LockError`).
+    """
+    check_importable(report)
+    d = Digest(report.hash)
+    with store.manifest_lock(d, timeout=lock_timeout):
+        stored = store.index_report(d)
+        if stored is not None and stored.state == "IndexFinished" and not force:
+            return False
+        if force:
+            store.delete_manifests(d)  # we hold the lock, so our own delete goes through
+        try:
+            replay(store, report)
+        except BaseException:
+            with no_interrupts():
+                store.delete_manifests(d)
+            raise
+    return True

@@ -1,8 +1,8 @@
 """What the ``tests/test_cli_*.py`` files share (no tests here): run ``redis-store`` in-process.
 
-On fakeredis the command's store comes from ``redis_store.cli.connect``, replaced by one on
-the test's in-process server (no URL can reach it); on the real and cluster backends the
-command gets ``--url`` to the test's redis-server (``redis://``) or cluster
+On fakeredis the command's store comes from ``redis_store.cli.connection.connect``, replaced
+by one on the test's in-process server (no URL can reach it); on the real and cluster
+backends the command gets ``--url`` to the test's redis-server (``redis://``) or cluster
 (``redis+cluster://``), exactly as an operator would run it.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from redis_store import IndexReport, RedisStore, cli, ops, replay
+from redis_store.cli import connection
 from redis_store.demo import workload
 from tests.conftest import SHARED_TESTDATA
 
@@ -51,7 +52,7 @@ class Cli:
         self.backend, self.monkeypatch, self.capsys = backend, monkeypatch, capsys
         self.url = backend.url
         self._hooks: list[Callable[[RedisStore], None]] = []
-        original = cli.connect
+        original = connection.connect
 
         def connect(url: str, namespace: str) -> RedisStore:
             if backend.real:
@@ -62,7 +63,7 @@ class Cli:
                 hook(store)
             return store
 
-        monkeypatch.setattr(cli, "connect", connect)
+        monkeypatch.setattr(connection, "connect", connect)
 
     def __call__(self, *argv: str, stdin: bytes | None = None) -> Run:
         args = list(argv)

@@ -12,6 +12,7 @@ import pytest
 
 from redis_store import RedisStore, ops
 from redis_store import cli as cli_module
+from redis_store.cli import options, progress
 from redis_store.keys import KeyLayout
 from tests.support.servers import RedisServer, free_port
 from tests.test_cli_helpers import Cli, assert_consistent, make_cli, populate, reports
@@ -73,7 +74,7 @@ def test_expire_needs_older_than(cli: Cli) -> None:
 
 
 def test_duration_units() -> None:
-    parse = cli_module._duration
+    parse = options.duration
     assert [parse(x).seconds for x in ("90s", "15m", "2h", "1.5d", "2w")] == [
         90,
         900,
@@ -249,7 +250,7 @@ def test_progress_bar_only_on_a_terminal(
     drawn = tty.getvalue()
     assert "checking [" in drawn
     assert drawn.endswith("\r\x1b[K")  # cleared before the result is printed
-    bar = cli_module.Progress(_Tty(), interval=0)
+    bar = progress.Progress(_Tty(), interval=0)
     bar.update("importing", 5, 10)
     bar.update("reading", 7)
     assert "importing [" + "#" * 12 + "-" * 12 + "] 5/10" in bar.stream.getvalue()  # type: ignore[attr-defined]

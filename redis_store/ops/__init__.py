@@ -7,13 +7,22 @@ the namespace whatever process wrote it. They take a sync :class:`~redis_store.R
 from redis_store.ops.expire import ExpireResult, expire
 from redis_store.ops.fsck import Violation, check, repair
 from redis_store.ops.gc import GcResult, collect
-from redis_store.ops.inspect import ManifestInfo, manifest_info, manifests, scanners
+from redis_store.ops.inspect import (
+    ManifestInfo,
+    manifest_info,
+    manifests,
+    manifests_exist,
+    manifests_locked,
+    scanners,
+)
+from redis_store.ops.scan import ProgressCallback
 from redis_store.ops.stats import StoreStats, store_stats
 
 __all__ = [
     "ExpireResult",
     "GcResult",
     "ManifestInfo",
+    "ProgressCallback",
     "StoreStats",
     "Violation",
     "check",
@@ -21,6 +30,8 @@ __all__ = [
     "expire",
     "manifest_info",
     "manifests",
+    "manifests_exist",
+    "manifests_locked",
     "repair",
     "scanners",
     "store_stats",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redis_store.models import Digest
-from redis_store.ops.inspect import manifests
-from redis_store.ops.scan import Progress, batched, read_many
+from redis_store.ops.inspect import manifests, manifests_locked
+from redis_store.ops.scan import ProgressCallback, batched, read_many
 from redis_store.store import RedisStore
 
 
@@ -33,7 +33,7 @@ def expire(
     older_than: float,
     *,
     dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExpireResult:
     """Delete manifests not indexed or read for ``older_than`` seconds (server clock)."""
     if older_than < 0:
@@ -65,7 +65,7 @@ def expire(
             deleted = set(store.delete_manifests(*stale))
             result.expired += [d for d in stale if d in deleted]
             left = [d for d in stale if d not in deleted]
-            locked = read_many(store, [k.lock(d) for d in left], "exists")
+            locked = manifests_locked(store, left)
             result.skipped_locked += [d for d, held in zip(left, locked, strict=True) if held]
         done += len(chunk)
         if progress:

@@ -20,7 +20,7 @@ from redis_store.codec import storage
 from redis_store.errors import StoreError
 from redis_store.keys import KINDS, bucket_of
 from redis_store.models import IndexReport
-from redis_store.ops.scan import Namespace, Progress, read_namespace
+from redis_store.ops.scan import Namespace, ProgressCallback, read_namespace
 from redis_store.store import RedisStore
 from redis_store.store.core import reverse_index_rows
 
@@ -56,7 +56,7 @@ class Violation:
         }
 
 
-def check(store: RedisStore, progress: Progress | None = None) -> list[Violation]:
+def check(store: RedisStore, progress: ProgressCallback | None = None) -> list[Violation]:
     """Every violation of the store's invariants, found by reading the whole namespace."""
     return _Checker(store, read_namespace(store, progress)).run()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis_store.keys import KINDS
 from redis_store.ops.fsck import unlist_bucket
-from redis_store.ops.scan import Progress, batched, read_namespace
+from redis_store.ops.scan import ProgressCallback, batched, read_namespace
 from redis_store.store import RedisStore
 from redis_store.store.steps.cluster import release_call
 
@@ -60,7 +60,7 @@ def _release(store: RedisStore, ids: dict[str, list[str]]) -> None:
 
 
 def collect(
-    store: RedisStore, *, dry_run: bool = False, progress: Progress | None = None
+    store: RedisStore, *, dry_run: bool = False, progress: ProgressCallback | None = None
 ) -> GcResult:
     """Reclaim unused layers, records and entities; returns the counts."""
     ns = read_namespace(store, progress)

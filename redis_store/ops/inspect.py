@@ -1,13 +1,15 @@
-"""Look inside a store: its manifests, one manifest's layers and scanners, the registry."""
+"""Look inside a store: its manifests, one manifest's layers and scanners, the registry, and
+which manifests exist or are locked right now."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
 from redis_store.models import Digest, VersionedScanner
+from redis_store.ops.scan import read_many
 from redis_store.store import RedisStore
 from redis_store.store.validate import digest as as_digest
 
@@ -70,3 +72,15 @@ def manifest_info(store: RedisStore, manifest: Digest | str) -> ManifestInfo | N
         report_bytes=int(size),
         last_used=float(used) if used else None,
     )
+
+
+def manifests_exist(store: RedisStore, digests: Sequence[str]) -> list[bool]:
+    """Whether each manifest exists (its hash key does), in order; one EXISTS per manifest,
+    pipelined in batches. Tells an unknown digest from one a delete skipped."""
+    return [bool(n) for n in read_many(store, [store.keys.manifest(d) for d in digests], "exists")]
+
+
+def manifests_locked(store: RedisStore, digests: Sequence[str]) -> list[bool]:
+    """Whether someone (an indexer, an import) holds each manifest's index lock right now, in
+    order: the reason ``delete_manifests`` skips an existing manifest."""
+    return [bool(n) for n in read_many(store, [store.keys.lock(d) for d in digests], "exists")]

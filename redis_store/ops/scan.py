@@ -13,7 +13,8 @@ from redis_store.store import RedisStore
 T = TypeVar("T")
 BATCH = 500
 
-Progress = Callable[[int, int], None]
+#: Called with (items done, items in all) as a whole-namespace operation goes on.
+ProgressCallback = Callable[[int, int], None]
 
 
 def batched(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
@@ -68,7 +69,7 @@ def _text(b: bytes) -> str:
     return b.decode()
 
 
-def read_namespace(store: RedisStore, progress: Progress | None = None) -> Namespace:
+def read_namespace(store: RedisStore, progress: ProgressCallback | None = None) -> Namespace:
     """SCAN the namespace and read every key the layout defines."""
     k, client = store.keys, store.client
     ns = Namespace()

@@ -1,0 +1,99 @@
+"""``affected``: which stored manifests claircore vulnerabilities affect.
+
+Every vulnerability in every file is read and checked before the store is asked anything,
+so a typo in a feed fails at once instead of after half the answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from redis_store.cli.connection import open_store
+from redis_store.cli.console import print_json, stdin_lines, warn
+from redis_store.cli.errors import CommandError
+from redis_store.cli.options import Subparsers, add_command
+from redis_store.models import Vulnerability
+from redis_store.store import validate
+
+
+def _json_documents(data: bytes) -> list[Any]:
+    """One JSON value, a JSON list of values, or JSON lines: the values."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        out = []
+        for n, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError as e:
+                raise ValueError(f"line {n}: not JSON: {e}") from None
+        return out
+    return doc if isinstance(doc, list) else [doc]
+
+
+def read_vulnerabilities(paths: Sequence[str]) -> list[Vulnerability]:
+    """Every vulnerability in the files, all checked before any is asked about."""
+    out: list[Vulnerability] = []
+    for p in paths:
+        try:
+            data = b"".join(stdin_lines()) if p == "-" else Path(p).read_bytes()
+        except OSError as e:
+            raise CommandError(f"{p}: {e.strerror}") from None
+        try:
+            docs = _json_documents(data)
+            if not docs:
+                raise ValueError("no vulnerabilities in it")
+            for i, doc in enumerate(docs, 1):
+                try:
+                    v = Vulnerability.from_json(orjson.dumps(doc))
+                    out.append(validate.vulnerability(v))
+                except ValueError as e:
+                    raise ValueError(f"vulnerability {i}: {e}") from None
+        except ValueError as e:
+            raise CommandError(f"{p}: {e}") from None
+    return out
+
+
+def cmd_affected(args: argparse.Namespace) -> int:
+    """The manifests claircore vulnerabilities affect: one (digests) or a batch."""
+    vulns = read_vulnerabilities(args.files)
+    with open_store(args) as store:
+        if len(vulns) == 1:
+            digests = store.affected_manifests(vulns[0])
+            if args.json:
+                print_json(digests)
+            else:
+                for d in digests:
+                    print(d)
+            return 0
+        ids = [v.id for v in vulns]
+        if len(set(ids)) < len(ids):
+            warn("affected", "vulnerability IDs repeat; answers for the same ID are merged")
+        result = store.affected_manifests_batch(vulns)
+    if args.json:
+        print(result.to_json().decode())
+    else:
+        for d, found in sorted(result.vulnerable_manifests.items()):
+            print(f"{d}  {' '.join(found)}")
+    return 0
+
+
+def add_affected_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub,
+        "affected",
+        cmd_affected,
+        common,
+        help="the manifests claircore vulnerabilities affect",
+        description="Read claircore Vulnerability JSON (an object, a list, or JSON lines; - for"
+        " stdin). One vulnerability: the affected manifests' digests. Several: libindex's"
+        " AffectedManifests (digest and vulnerability IDs, most severe first).",
+    )
+    p.add_argument("files", nargs="+", metavar="VULN.json|-")

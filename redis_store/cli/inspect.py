@@ -1,0 +1,153 @@
+"""``report``, ``layers``, ``scanners`` and ``stats``: looking inside a store, changing nothing.
+
+The reading is done by :mod:`redis_store.ops` and the store's own methods; these commands
+lay the answers out for a terminal, or print them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from redis_store import ops
+from redis_store.cli.connection import open_store
+from redis_store.cli.console import fmt_bytes, fmt_time, print_json, scanner_text
+from redis_store.cli.errors import CommandError
+from redis_store.cli.options import Subparsers, add_command, digest, positive_int
+from redis_store.models import IndexReport
+
+
+def _report_summary(report: IndexReport, info: ops.ManifestInfo | None) -> str:
+    pkgs = list((report.packages or {}).values())
+    sources = {(p.source.name, p.source.version) for p in pkgs if p.source and p.source.name}
+    dists = [
+        d.pretty_name or f"{d.name} {d.version}".strip()
+        for d in (report.distributions or {}).values()
+    ]
+    repos = [r.name or r.uri for r in (report.repositories or {}).values()]
+    state = f"{report.state or '(none)'} ({'success' if report.success else 'failed'})"
+    rows = [
+        ("manifest", str(report.hash)),
+        ("state", state + (f": {report.err}" if report.err else "")),
+        ("packages", f"{len(pkgs)} (from {len(sources)} source packages)"),
+        ("distributions", ", ".join(dists) or "(none)"),
+        ("repositories", ", ".join(repos) or "(none)"),
+        ("index records", str(len(report.index_records()))),
+    ]
+    if info is not None:
+        rows.insert(2, ("layers", str(len(info.layers))))
+        rows[-1] = ("index records", f"{rows[-1][1]} ({info.records} stored, with source packages)")
+        rows += [
+            ("scanners", ", ".join(scanner_text(s) for s in info.scanners) or "(none)"),
+            ("stored", f"{fmt_bytes(info.report_bytes)} (compressed report)"),
+            ("last used", fmt_time(info.last_used)),
+        ]
+    return "\n".join(f"{k:<15}{v}" for k, v in rows)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Show one stored report: claircore JSON with --json, else a summary."""
+    with open_store(args) as store:
+        info = ops.manifest_info(store, args.digest)  # before the read updates last_used
+        report = store.index_report(args.digest)
+    if report is None:
+        raise CommandError(f"no report for {args.digest}")
+    if args.json:
+        print(report.to_json().decode())
+    else:
+        print(_report_summary(report, info))
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    """A manifest's layers and, per layer, the registered scanners that scanned it."""
+    with open_store(args) as store:
+        info = ops.manifest_info(store, args.digest)
+        if info is None:
+            raise CommandError(f"unknown manifest {args.digest}")
+        registry = list(ops.scanners(store).values())
+        layers = [
+            (layer, [s for s in registry if store.layer_scanned(layer, s)]) for layer in info.layers
+        ]
+    if args.json:
+        print_json(
+            {
+                "manifest": info.digest,
+                "layers": [
+                    {"digest": layer, "scanned_by": [asdict(s) for s in scanned]}
+                    for layer, scanned in layers
+                ],
+            }
+        )
+        return 0
+    print(f"manifest {info.digest}: {len(layers)} layers")
+    for i, (layer, scanned) in enumerate(layers, 1):
+        print(f"{i:>3}  {layer}")
+        for s in scanned:
+            print(f"       {scanner_text(s)}")
+        if not scanned:
+            print("       (not scanned)")
+    return 0
+
+
+def cmd_scanners(args: argparse.Namespace) -> int:
+    """The scanner registry: every scanner any indexer registered, by ID."""
+    with open_store(args) as store:
+        registry = ops.scanners(store)
+    if args.json:
+        print_json([{"id": i, **asdict(s)} for i, s in registry.items()])
+        return 0
+    rows = [("ID", "NAME", "VERSION", "KIND")] + [
+        (str(i), s.name, s.version, s.kind) for i, s in registry.items()
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Counts per entity, memory by key family, and the largest manifests."""
+    with open_store(args) as store:
+        st = ops.store_stats(store, sample=args.sample)
+    if args.json:
+        print_json(asdict(st))
+        return 0
+    print("counts")
+    for name, n in st.counts.items():
+        print(f"  {name:<20}{n:>10}")
+    if st.memory is None:
+        print("memory: not available (the server has no MEMORY USAGE)")
+    else:
+        print(f"memory (estimated from MEMORY USAGE on up to {args.sample} keys per family)")
+        for fam, n in sorted(st.memory.items(), key=lambda kv: -kv[1]):
+            print(f"  {fam:<20}{fmt_bytes(n):>10}")
+        print(f"  {'total':<20}{fmt_bytes(sum(st.memory.values())):>10}")
+    print("largest manifests (by index records)")
+    for d, records, size in st.largest:
+        print(f"  {d}  {records:>6} records  {fmt_bytes(size):>10} report")
+    return 0
+
+
+def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """``report``, ``layers`` (each of one manifest) and ``scanners``."""
+    for name, func, help in (
+        ("report", cmd_report, "one stored report: a summary, or its claircore JSON with --json"),
+        ("layers", cmd_layers, "a manifest's layers and which scanners scanned each"),
+    ):
+        p = add_command(sub, name, func, common, help=help)
+        p.add_argument("digest", type=digest, metavar="DIGEST")
+    add_command(sub, "scanners", cmd_scanners, common, help="the scanner registry")
+
+
+def add_stats_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, "stats", cmd_stats, common, help="counts, memory by key family, largest manifests"
+    )
+    p.add_argument(
+        "--sample",
+        type=positive_int,
+        default=50,
+        metavar="N",
+        help="keys per family sampled with MEMORY USAGE (default: 50)",
+    )

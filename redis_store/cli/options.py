@@ -1,0 +1,114 @@
+"""Argument types and the options every command shares, so that each means one thing.
+
+An argument type turns a bad value into argparse's usage error (exit 2) naming the value,
+before any command touches the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from redis_store.cli.connection import DEFAULT_URL
+from redis_store.errors import DigestError
+from redis_store.keys import KeyLayout
+from redis_store.models import Digest
+
+#: What a command module's ``add_*`` functions receive: the subparsers and the shared options.
+Subparsers = Any
+Command = Callable[[argparse.Namespace], int]
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def namespace(text: str) -> str:
+    """A namespace the store accepts (its own rule), so a bad one is a usage error."""
+    try:
+        KeyLayout(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def digest(text: str) -> Digest:
+    """A digest argument; a bad one is a usage error naming the value."""
+    try:
+        return Digest(text)
+    except DigestError as e:
+        raise argparse.ArgumentTypeError(f"bad digest {text!r}: {e}") from None
+
+
+class Duration(NamedTuple):
+    text: str
+    seconds: float
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration(text: str) -> Duration:
+    """``30d``, ``12h``, ``90m``: a number and one of the units s, m, h, d, w."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (a number and a unit s, m, h, d or w, e.g. 30d)"
+        )
+    return Duration(text.strip(), float(m[1]) * _UNITS[m[2]])
+
+
+def add_store_options(
+    parser: argparse.ArgumentParser, *, url_help: str, default_namespace: str, in_process: bool
+) -> None:
+    """--url, --namespace and --json; ``in_process``: without --url, a private fakeredis
+    rather than $REDIS_URL or the default URL (see ``connection.store_url``)."""
+    parser.add_argument("--url", default=None, help=url_help)
+    parser.add_argument(
+        "--namespace",
+        type=namespace,
+        default=default_namespace,
+        metavar="NS",
+        help=f"key namespace in Redis (default: {default_namespace})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(in_process=in_process)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The parent parser of every command that works on an existing store."""
+    common = argparse.ArgumentParser(add_help=False)
+    add_store_options(
+        common,
+        url_help=f"Redis URL (default: $REDIS_URL, else {DEFAULT_URL})",
+        default_namespace="claircore",
+        in_process=False,
+    )
+    return common
+
+
+def add_command(
+    sub: Subparsers,
+    name: str,
+    func: Command,
+    common: argparse.ArgumentParser | None,
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """One subcommand running ``func``, with the shared options when ``common`` is given."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[] if common is None else [common],
+        help=help,
+        description=description,
+    )
+    p.set_defaults(func=func)
+    return p
