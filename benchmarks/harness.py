@@ -49,8 +49,9 @@ from typing import Any, TextIO, TypeVar
 import orjson
 import redis
 
-from benchmarks.timing import OpSamples, Progress, Recorder, RoundTrips, Timed
+from benchmarks.timing import OpSamples, Recorder, RoundTrips, Timed
 from redis_store import replay
+from redis_store.cli.progress import Progress
 from redis_store.demo import workload
 from redis_store.keys import KeyLayout
 from redis_store.models import (
@@ -494,7 +495,6 @@ def measure(
         c.before_index()
 
     # -- indexing: the controller's call sequence, manifest after manifest ----------------
-    progress.start()
     for i, report in enumerate(wl.reports()):
         for c in _rotate(cs, i):
             t0 = time.perf_counter()

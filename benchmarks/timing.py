@@ -1,60 +1,18 @@
-"""What the harness measures with: a progress line, latency samples and their summaries, a
+"""What the harness measures with: latency samples and their summaries, a
 proxy that times every call of a store, and round trips counted at the connection."""
 
 from __future__ import annotations
 
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import redis
 import redis.connection
-
-# -- progress -----------------------------------------------------------------------------------
-
-
-class Progress:
-    """One self-rewriting status line on stderr, only when it is a terminal."""
-
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._last = 0.0
-        self._start = time.monotonic()
-
-    def start(self) -> None:
-        self._start = time.monotonic()
-
-    def update(self, what: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.2:
-            return
-        self._last = now
-        rate = done / (now - self._start) if now > self._start else 0.0
-        width = 24
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\r\x1b[K{what} [{bar}] {done}/{total} ({rate:,.0f}/s)")
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        """A phase line, written whether or not the stream is a terminal."""
-        self.clear()
-        self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
 
 # -- timing and round trips ---------------------------------------------------------------------
 

@@ -53,6 +53,12 @@ class Progress:
         """An ``ops`` progress callback (done, total) drawing this bar."""
         return lambda done, total: self.update(what, done, total)
 
+    def note(self, text: str) -> None:
+        """A timestamped line between phases, written whether or not anyone watches the bar."""
+        self.clear()
+        self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+        self.stream.flush()
+
     def clear(self) -> None:
         """Erase the bar, before printing a result or a warning."""
         if self.enabled:

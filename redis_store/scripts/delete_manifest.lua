@@ -30,17 +30,7 @@ local holder = redis.call('GET', lock)
 if holder and holder ~= token then return 'LOCKED' end
 local manifest_id = redis.call('HGET', manifest, 'id')
 for i, record in ipairs(records) do
-  local name_hash, bucket_set = record_keys[i][1], record_keys[i][2]
-  if redis.call('SREM', bucket_set, manifest_id) == 1
-      and redis.call('SCARD', bucket_set) == 0 then
-    local list = list_remove(redis.call('HGET', name_hash, record), bucket)
-    if list == '' then
-      redis.call('HDEL', name_hash, record)
-      unref_record(D, record)
-    else
-      redis.call('HSET', name_hash, record, list)
-    end
-  end
+  leave_record(D, record_keys[i][1], record_keys[i][2], record, manifest_id, bucket)
 end
 for i = 1, layer_count do
   local L = layer_keys(layers[i])

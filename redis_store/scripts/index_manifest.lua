@@ -36,15 +36,8 @@ for i, change in ipairs(changes) do
     if not buckets then addref(D.pkg.refs, p); addref(D.dist.refs, d); addref(D.repo.refs, r) end
     local list, grew = list_add(buckets, bucket)
     if grew then redis.call('HSET', name_hash, record, list) end
-  elseif redis.call('SREM', bucket_set, manifest_id) == 1
-      and redis.call('SCARD', bucket_set) == 0 then
-    local list = list_remove(buckets, bucket)
-    if list == '' then
-      redis.call('HDEL', name_hash, record)
-      unref_record(D, record)
-    else
-      redis.call('HSET', name_hash, record, list)
-    end
+  else
+    leave_record(D, name_hash, bucket_set, record, manifest_id, bucket)
   end
 end
 redis.call('HSET', manifest, 'recs', record_list, 'gen', new_generation)

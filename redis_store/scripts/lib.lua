@@ -128,6 +128,21 @@ local function list_remove(list, item)
   return table.concat(out, ',')
 end
 
+-- Take a manifest out of a record's bucket set; once the set is empty, take the bucket out of
+-- the record's list, and once no bucket is left, drop the record and give back its references.
+local function leave_record(D, name_hash, bucket_set, record, manifest_id, bucket)
+  if redis.call('SREM', bucket_set, manifest_id) == 0 or redis.call('SCARD', bucket_set) > 0 then
+    return
+  end
+  local list = list_remove(redis.call('HGET', name_hash, record), bucket)
+  if list == '' then
+    redis.call('HDEL', name_hash, record)
+    unref_record(D, record)
+  else
+    redis.call('HSET', name_hash, record, list)
+  end
+end
+
 -- Server time in seconds: when a manifest was last indexed or read (for expiry).
 local function now()
   local t = redis.call('TIME')
