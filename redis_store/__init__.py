@@ -6,6 +6,7 @@ errors, the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`) and their
 """
 
 from redis_store import replay as replay
+from redis_store.cache import CacheConfig, CacheStats, LocalCacheState
 from redis_store.errors import (
     DigestError,
     DurabilityError,
@@ -32,9 +33,12 @@ __all__ = [
     "AsyncManifestLock",
     "AsyncRedisStore",
     "AsyncStore",
+    "CacheConfig",
+    "CacheStats",
     "DigestError",
     "DurabilityError",
     "InvalidInputError",
+    "LocalCacheState",
     "LockError",
     "ManifestLock",
     "MatcherError",

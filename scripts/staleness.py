@@ -6,9 +6,10 @@
 One process indexes a manifest, then rewrites its report (``set_index_report``) ``--writes``
 times; another process, with the local cache on, polls ``index_report_json`` (or
 ``manifest_scanned`` with ``--read manifest_scanned``, whose answer a delete and a re-index
-flip) as fast as it can. For each write, the staleness is the time from the write returning
-in the writer to the reader first answering the new value (both read the same monotonic
-clock: CLOCK_MONOTONIC is system-wide). Prints the median, p99 and maximum, in microseconds,
+flip) as fast as it can. For each write, the staleness is how long after the write returned
+in the writer the reader still gave the old answer: the end of its last call that answered
+the old value (0 if there was none), on the monotonic clock both processes read
+(CLOCK_MONOTONIC is system-wide). Prints the median, p99 and maximum, in microseconds,
 as JSON with ``--json``. A Redis on ``--url`` is used as is: point it at a scratch server
 (it writes the namespace ``staleness``, emptied first).
 """
@@ -66,11 +67,12 @@ def _reader(url: str, digest: str, read: str, pipe: Connection) -> None:
         message, _ = pipe.recv()
         if message == "stop":
             break
-        # poll until the answer changes; then report when that was
+        # poll until the answer changes; then report when the last old answer was given
+        last_old = time.monotonic_ns()
         while (value := answer()) == seen:
-            pass
+            last_old = time.monotonic_ns()
         seen = value
-        pipe.send(("seen", time.monotonic_ns()))
+        pipe.send(("seen", last_old))
     stats = store.cache_stats()
     pipe.send(("stats", {"hits": stats.hits, "misses": stats.misses}))
     store.close()
@@ -101,8 +103,8 @@ def measure(url: str, writes: int, read: str = "index_report_json") -> dict[str,
         else:
             writer.set_index_report(IndexReport(hash=report.hash, state=f"W{i}"))
         returned = time.monotonic_ns()
-        _, seen = ours.recv()
-        samples.append(max(0, seen - returned) / 1000)
+        _, last_old = ours.recv()
+        samples.append(max(0, last_old - returned) / 1000)
     ours.send(("stop", None))
     _, reader_stats = ours.recv()
     reader.join(10)
