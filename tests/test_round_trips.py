@@ -255,3 +255,43 @@ def test_large_batches_read_buckets_in_short_scripts(
     assert store.affected_manifests_batch(vulns) == whole
     assert round_trips.n - before == (5 if backend.kind == "cluster" else 2)
     assert whole.vulnerable_manifests
+
+
+def test_warm_writes_and_reads_cost_less(store: Any, backend: Any, round_trips: Counter) -> None:
+    """With the local cache on, a remembered plan saves index_manifest's and
+    delete_manifests' plan reads, and a repeated read costs no round trip; cold, they cost
+    what EXPECTED says (checked above)."""
+    if backend.kind == "cluster" or not store.local_cache.enabled:
+        pytest.skip("remembered plans and answers: one server with the local cache on")
+    measure(store, 1, round_trips)
+    m, layer = gen.random_digest(), gen.random_digest()
+    store.register_scanners([SCANNER])
+    store.persist_manifest(Manifest(hash=m, layers=[Layer(hash=layer)]))
+    store.index_packages(gen.unique_packages(50), layer, SCANNER)
+    pkgs = store.packages_by_layer(layer, [SCANNER])
+    envs = {p.id: [Environment(package_db=p.package_db, introduced_in=layer)] for p in pkgs}
+    report = IndexReport(
+        hash=m, state="IndexFinished", packages={p.id: p for p in pkgs}, environments=envs
+    )
+    for _ in range(2):  # first after persist_manifest, then a re-index: the plan is known
+        before = round_trips.n
+        store.index_manifest(report)
+        assert round_trips.n - before == 1
+    store.set_index_finished(report, [SCANNER])
+    reads = [
+        lambda: store.index_report(m),
+        lambda: store.index_report_json(m),
+        lambda: store.manifest_scanned(m, [SCANNER]),
+        lambda: store.layer_scanned(layer, SCANNER),
+        lambda: store.packages_by_layer(layer, [SCANNER]),
+    ]
+    for read in reads:
+        read()  # cold: one round trip each, kept
+    if store.local_cache.live:  # fakeredis: no tracking, every read goes to the server
+        before = round_trips.n
+        for read in reads:
+            read()
+        assert round_trips.n - before == 0
+    before = round_trips.n
+    assert store.delete_manifests(m) == [m]
+    assert round_trips.n - before == 1  # the plan is known: only the delete script
