@@ -6,8 +6,8 @@ failover empties the script cache), a few plain reads and, with ``wait_replicas`
 checks every ``redis.call`` a script makes against the caller's ACL too, so the user also
 needs the commands the scripts run (:data:`SCRIPT_COMMANDS`, kept equal to what
 ``redis_store/scripts/*.lua`` call by a test), and key access to the namespace: every key is
-``<namespace>:...`` (``ns:{g}:seq``, ``ns:{m:sha256:...}``), so ``~<namespace>:*`` covers
-the standalone and the Redis Cluster layouts alike.
+``<namespace>:{...`` (``ns:{g}:seq``, ``ns:{m:sha256:...}``), so ``~<namespace>:{*`` covers
+the standalone and the Redis Cluster layouts alike, and no other namespace's keys.
 
 The ops functions (:mod:`redis_store.ops`: fsck, repair, gc, expire, stats, inspection) read
 and fix keys directly and need :data:`OPS_COMMANDS` on top. ``SCAN`` and ``INFO`` cannot be
@@ -15,18 +15,20 @@ restricted to a key pattern: an ops user can list every key name on the server (
 returns names, not values) and read server statistics.
 
 >>> setuser_command("indexer", "secret", "claircore")  # doctest: +ELLIPSIS
-['ACL', 'SETUSER', 'indexer', 'reset', 'on', '>secret', '~claircore:*', 'resetchannels', ...]
+['ACL', 'SETUSER', 'indexer', 'reset', 'on', '>secret', '~claircore:{*', 'resetchannels', ...]
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-#: What the store sends itself: scripts, their reload, WAIT (``wait_replicas``), the plain
+#: What the store sends itself: scripts (by SHA; with their source after a second NOSCRIPT),
+#: their reload, WAIT (``wait_replicas``), the plain
 #: reads (scanner IDs, scanned markers, reports) that need no script, and what the local
 #: cache needs: its listeners' RESP3 handshake and ID, and tracking of the reads it keeps.
 CLIENT_COMMANDS: Final = (
     "evalsha",
+    "eval",
     "script|load",
     "wait",
     "hmget",
@@ -90,7 +92,10 @@ def rules(namespace: str, *, ops: bool = False, cluster: bool = False) -> list[s
     commands = (
         STORE_COMMANDS + (OPS_COMMANDS if ops else ()) + (CLUSTER_COMMANDS if cluster else ())
     )
-    return [f"~{namespace}:*", "resetchannels", "-@all", *(f"+{c}" for c in commands)]
+    # the namespace's keys and no other namespace's (KeyLayout.match_pattern): not ~ns:*,
+    # which would also reach a namespace "ns:other"
+    keys = f"~{namespace}:{{*"
+    return [keys, "resetchannels", "-@all", *(f"+{c}" for c in commands)]
 
 
 def setuser_command(

@@ -161,9 +161,14 @@ class KeyLayout:
         return f"{family}:{suffix}" if suffix else family
 
     def match_pattern(self) -> str:
-        """A SCAN pattern matching every key of the namespace."""
+        """A SCAN (and ACL) pattern matching every key of the namespace and no other.
+
+        Every key is ``<namespace>:{<tag>...``, and a namespace never contains ``{``, so the
+        brace makes the prefix unambiguous: ``a:{*`` matches no key of namespace ``a:b``
+        (``a:b:{g}:seq``), where ``a:*`` would.
+        """
         escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.namespace)
-        return escaped + ":*"
+        return escaped + ":{*"
 
 
 _BUCKET_SUFFIX: Final = re.compile(r"\}:(\d+:\d+:\d+:\d+)$")

@@ -27,7 +27,7 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(RedisStore, "from_url", classmethod(sync_from_url))
     monkeypatch.setattr(AsyncRedisStore, "from_url", classmethod(async_from_url))
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 5
     env: dict[str, Any] = {}
     exec(BLOCKS[0], env)
     env["digest"] = env["manifest"].hash
@@ -40,3 +40,6 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     env["vulnerability"] = Vulnerability(id="1", package=Package(name="gzip"))
     env["vulnerabilities"] = [env["vulnerability"]]
     exec(BLOCKS[3], env)
+    env["url"] = "redis://localhost:6379/0"
+    exec(BLOCKS[4], env)  # the local cache: off on fakeredis, and says why
+    assert env["store"].local_cache.state == "off"

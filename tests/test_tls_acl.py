@@ -228,7 +228,7 @@ def test_rules_cover_every_command_the_store_sends() -> None:
 def test_setuser_command_shape() -> None:
     cmd = acl.setuser_command("u", "p", "claircore", ops=True)
     assert cmd[:6] == ["ACL", "SETUSER", "u", "reset", "on", ">p"]
-    assert "~claircore:*" in cmd and "-@all" in cmd and "+evalsha" in cmd and "+scan" in cmd
+    assert "~claircore:{*" in cmd and "-@all" in cmd and "+evalsha" in cmd and "+scan" in cmd
     assert "+scan" not in acl.setuser_command("u", "p", "claircore")
     with pytest.raises(ValueError):
         acl.rules("bad*ns")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from redis_store import replay
 from redis_store.demo import workload
+from redis_store.keys import KeyLayout
 from redis_store.models import IndexReport
 from redis_store.ops.nodes import used_memory
 from redis_store.store import RedisStore
@@ -88,10 +89,10 @@ def _check(ok: bool, message: str) -> None:
 
 
 def _namespace_keys(client: Any, namespace: str) -> int | None:
-    """How many keys the namespace holds (every store key starts with ``namespace:``)."""
+    """How many keys the namespace holds."""
     if client is None:
         return None
-    pattern = "".join("\\" + c if c in "*?[]\\" else c for c in namespace) + ":*"
+    pattern = KeyLayout(namespace).match_pattern()
     return sum(1 for _ in client.scan_iter(match=pattern, count=1000))
 
 

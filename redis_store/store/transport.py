@@ -9,6 +9,7 @@ failed (a NOSCRIPT call did not run).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -146,6 +147,18 @@ class ClientStore(StoreCore):
             again = yield from self._round_trip([batch[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
+            # lost again between the load and the resend (another SCRIPT FLUSH, a failover):
+            # send those with their source, which cannot be refused for want of a script
+            still = [i for i in missing if isinstance(replies[i], NoScriptError)]
+            if still:
+                inline: Batch = []
+                for i in still:
+                    call = batch[i]
+                    assert isinstance(call, ScriptCall)  # only scripts get NOSCRIPT
+                    inline.append(dataclasses.replace(call, inline=True))
+                last = yield from self._round_trip(inline)
+                for i, reply in zip(still, last, strict=True):
+                    replies[i] = reply
         for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
             if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
                 replies[i] = located(call.name, reply)
@@ -244,8 +257,10 @@ class ClientStore(StoreCore):
     def _command(self, call: Call) -> tuple[Any, ...]:
         """The Redis command of a call: scripts go by SHA (EVALSHA), loaded once."""
         if isinstance(call, ScriptCall):
-            sha = self.scripts[call.name].sha
-            return ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+            script = self.scripts[call.name]
+            if call.inline:
+                return ("EVAL", script.script, len(call.keys), *call.keys, *call.args)
+            return ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
         return call.args
 
     def _route(self, call: Call) -> dict[str, Any]:
