@@ -22,13 +22,11 @@ from __future__ import annotations
 
 from typing import Final
 
-#: What the store sends itself: scripts (by SHA; with their source after a second NOSCRIPT),
-#: their reload, WAIT (``wait_replicas``), the plain
+#: What the store sends itself: scripts, their reload, WAIT (``wait_replicas``), the plain
 #: reads (scanner IDs, scanned markers, reports) that need no script, and what the local
 #: cache needs: its listeners' RESP3 handshake and ID, and tracking of the reads it keeps.
 CLIENT_COMMANDS: Final = (
     "evalsha",
-    "eval",
     "script|load",
     "wait",
     "hmget",

@@ -32,9 +32,6 @@ class ScriptCall:
     #: Set on a read whose answer the local cache may keep: the transport then sends it
     #: tracked (``CLIENT TRACKING ... REDIRECT``) and confirms that on the fence.
     fence: Fence | None = None
-    #: Sent with its source (EVAL) rather than by SHA: the last resort when the server lost
-    #: its scripts twice in a row.
-    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

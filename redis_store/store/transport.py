@@ -9,7 +9,6 @@ failed (a NOSCRIPT call did not run).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -46,6 +45,9 @@ class LoadScripts:
 
 
 LOAD_SCRIPTS: Final = LoadScripts()
+#: Times a batch is resent after NOSCRIPT: the scripts can be lost again between the load and
+#: the resend (another SCRIPT FLUSH, a failover), rarely twice in a row.
+SCRIPT_RELOADS: Final = 5
 #: How a front end sends one batch: it sends each Send and replies with its replies, loads
 #: the scripts for a LoadScripts; the generator returns the batch's replies.
 Exchange = Generator[Send | LoadScripts, list[Any] | None, list[Any]]
@@ -141,24 +143,16 @@ class ClientStore(StoreCore):
         """The replies of ``batch``: sent once, and what NOSCRIPT refused once more after
         the scripts are loaded. Error replies of scripts name the script's file and line."""
         replies = yield from self._round_trip(batch)
-        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if missing:
+        for _ in range(SCRIPT_RELOADS):
+            missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            if not missing:
+                break
+            # lost (restart, SCRIPT FLUSH, failover), maybe again between a load and the
+            # resend: load them all and resend what was refused (it did not run)
             yield LOAD_SCRIPTS
             again = yield from self._round_trip([batch[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
-            # lost again between the load and the resend (another SCRIPT FLUSH, a failover):
-            # send those with their source, which cannot be refused for want of a script
-            still = [i for i in missing if isinstance(replies[i], NoScriptError)]
-            if still:
-                inline: Batch = []
-                for i in still:
-                    call = batch[i]
-                    assert isinstance(call, ScriptCall)  # only scripts get NOSCRIPT
-                    inline.append(dataclasses.replace(call, inline=True))
-                last = yield from self._round_trip(inline)
-                for i, reply in zip(still, last, strict=True):
-                    replies[i] = reply
         for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
             if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
                 replies[i] = located(call.name, reply)
@@ -257,10 +251,8 @@ class ClientStore(StoreCore):
     def _command(self, call: Call) -> tuple[Any, ...]:
         """The Redis command of a call: scripts go by SHA (EVALSHA), loaded once."""
         if isinstance(call, ScriptCall):
-            script = self.scripts[call.name]
-            if call.inline:
-                return ("EVAL", script.script, len(call.keys), *call.keys, *call.args)
-            return ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+            sha = self.scripts[call.name].sha
+            return ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
         return call.args
 
     def _route(self, call: Call) -> dict[str, Any]:
