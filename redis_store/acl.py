@@ -50,6 +50,7 @@ SCRIPT_COMMANDS: Final = (
     "hincrby",
     "hmget",
     "hset",
+    "hsetnx",
     "lrange",
     "pexpire",
     "rpush",

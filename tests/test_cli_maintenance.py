@@ -175,10 +175,10 @@ def test_fsck_finds_and_repairs_each_corruption(cli: Cli, digests: list[str]) ->
 
 def test_fsck_reports_what_it_cannot_repair(cli: Cli, digests: list[str]) -> None:
     store = cli.store()
-    store.client.set("cli:junk", "x")
+    store.client.set("cli:{junk}", "x")
     run = cli("fsck", "--repair")
     assert run.code == 1
-    assert "unknown-key: cli:junk" in run.out and "(not repairable)" in run.out
+    assert "unknown-key: cli:{junk}" in run.out and "(not repairable)" in run.out
     assert run.out.splitlines()[-1].endswith("; repaired 0, 1 remain")
 
 

@@ -57,7 +57,7 @@ def test_nightly_cleanup(
 def test_nightly_cleanup_reports_violations(
     nightly: ModuleType, store: RedisStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store.client.set("claircore:junk", "x")
+    store.client.set("claircore:{junk}", "x")
     assert nightly.main(["--json"], store=store) == 1
     out = json.loads(capsys.readouterr().out)
     assert [v["kind"] for v in out["fsck"]["violations"]] == ["unknown-key"]

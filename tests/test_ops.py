@@ -87,7 +87,8 @@ def test_fsck_finds_and_repairs(populated: Any, case: str) -> None:
 
 def test_fsck_reports_what_it_cannot_repair(populated: Any) -> None:
     store, _ = populated
-    store.client.set("test:junk", "x")
+    store.client.set("test:{junk}", "x")  # in the namespace's key space, not a store key
+    store.client.set("test:other:{g}:seq", "x")  # another namespace's: not fsck's business
     found = ops.check(store)
     assert [(v.kind, v.repairable) for v in found] == [("unknown-key", False)]
     assert ops.repair(store, found) == []

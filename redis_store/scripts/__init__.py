@@ -81,11 +81,13 @@ def explain_error(name: str, message: str) -> str:
 READ_ONLY: Final = frozenset(
     {"by_layer", "manifest_plan", "affected_candidates", "manifests_of"},
 )
-#: Writes not worth waiting for: ``record_use`` only records a read time (``used``,
+#: Writes not worth waiting for: ``scanner_ids`` only sets the registry's epoch if it has
+#: none (lost in a failover, it is set again, and stores merely re-read their IDs);
+#: ``record_use`` only records a read time (``used``,
 #: for expiry), which may be lost in a failover without harm; ``lock`` takes, renews and
 #: releases manifest locks, which expire by themselves (waiting could fail an acquire whose
 #: lock was taken, leaving it held until it expires).
-NO_WAIT: Final = READ_ONLY | {"record_use", "lock"}
+NO_WAIT: Final = READ_ONLY | {"scanner_ids", "record_use", "lock"}
 
 
 def is_write(name: str) -> bool:

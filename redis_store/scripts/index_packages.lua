@@ -7,16 +7,19 @@
 -- KEYS[3]   package data
 -- KEYS[4]   package ids
 -- KEYS[5]   package refs
--- KEYS[6]   counters
+-- KEYS[6]   counters (also the scanner ID's epoch)
 -- ARGV[1]   scanner ID
--- ARGV[2..] per package, 4 values: source value, package value, artifact tail (JSON
+-- ARGV[2]   the epoch of the scanner ID
+-- ARGV[3..] per package, 4 values: source value, package value, artifact tail (JSON
 --           [package_db, repository_hint]), filepath
--- Returns   how many artifacts were new, or UNKNOWN_LAYER
+-- Returns   how many artifacts were new, or UNKNOWN_LAYER, STALE_SCANNERS
 local layer, artifacts = KEYS[1], KEYS[2]
 local packages, counters = dictionary(KEYS[3], KEYS[4], KEYS[5]), KEYS[6]
-local scanner_id = ARGV[1]
+local scanner_id, epoch = ARGV[1], ARGV[2]
 if redis.call('EXISTS', layer) == 0 then return fail('UNKNOWN_LAYER', '') end
-local found = groups(ARGV, 2, 4)
+local err = check_epoch(counters, epoch)
+if err then return err end
+local found = groups(ARGV, 3, 4)
 if #found < 1 then return 0 end
 local seen = {}
 for _, e in ipairs(redis.call('LRANGE', artifacts, 0, -1)) do

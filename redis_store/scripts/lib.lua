@@ -143,6 +143,38 @@ local function leave_record(D, name_hash, bucket_set, record, manifest_id, bucke
   end
 end
 
+-- A write of a manifest made under its lock carries the holder's token, and is refused once
+-- the lock is not the writer's any more (expired, or taken by another indexer): a holder that
+-- lost its lock never writes after another took it. '' is a write made without the lock.
+local function check_fence(lock, token)
+  if token ~= '' and redis.call('GET', lock) ~= token then return fail('LOCK_LOST', '') end
+  return nil
+end
+
+-- A report write of an index run (a writer's "run" token and a sequence number growing
+-- within it) that arrives after a later write of the same run, such as a delayed request a
+-- client sent again after a timeout, is late: it is dropped, so it never replaces what the
+-- run wrote after it.
+local function is_late(manifest, run, sequence)
+  if run == '' then return false end
+  local v = redis.call('HMGET', manifest, 'run', 'seq')
+  return v[1] == run and tonumber(v[2] or '0') > tonumber(sequence)
+end
+
+local function note_run(manifest, run, sequence)
+  if run ~= '' then redis.call('HSET', manifest, 'run', run, 'seq', sequence) end
+end
+
+-- Scanner IDs hold only for the registry that handed them out: its epoch (a token in the
+-- counters, set with the first scanner) is new once the server lost its data. A caller
+-- without the counters in its keys (a cluster step: another slot) passes ''.
+local function check_epoch(counters, epoch)
+  if epoch ~= '' and redis.call('HGET', counters, 'epoch') ~= epoch then
+    return fail('STALE_SCANNERS', '')
+  end
+  return nil
+end
+
 -- Server time in seconds: when a manifest was last indexed or read (for expiry).
 local function now()
   local t = redis.call('TIME')

@@ -85,7 +85,8 @@ class AsyncRedisStore(AsyncDriver, ClientStore):
 
 
 class AsyncManifestLock:
-    """Holds a manifest's lock, renewing its expiry from a task until released."""
+    """Holds a manifest's lock, renewing its expiry from a task until released (as
+    :class:`~redis_store.store.sync.ManifestLock`: a lost lock raises LockError on exit)."""
 
     def __init__(
         self, store: AsyncRedisStore, digest: Digest, blocking: bool, timeout: float | None
@@ -94,22 +95,36 @@ class AsyncManifestLock:
         self.key = store.keys.lock(digest)
         self.backoff = locks.Backoff(blocking, timeout)
         self.token = locks.new_token()
+        self.renewal = locks.Renewal(store.lock_ttl)
         self._renewer: asyncio.Task[None] | None = None
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lock was lost while held (None while it is held)."""
+        return self.renewal.lost
 
     async def __aenter__(self) -> AsyncManifestLock:
         store, d = self.store, self.digest
         if d in store._held_locks:
             raise LockError(f"manifest {d} is already locked by this store")
         await store._run(locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff))
+        self.renewal = locks.Renewal(store.lock_ttl)
         store._held_locks[d] = self.token
         self._renewer = asyncio.create_task(self._renew())
         return self
 
     async def _renew(self) -> None:
-        store = self.store
-        while True:
-            await asyncio.sleep(store.lock_ttl / 3)
-            await store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
+        store, renewal = self.store, self.renewal
+        while renewal.lost is None:
+            await asyncio.sleep(renewal.wait())
+            try:
+                ok = await store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a timeout, a broken connection: tried again
+                renewal.failed(e)
+            else:
+                renewal.renewed(ok)
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -120,4 +135,8 @@ class AsyncManifestLock:
                 await self._renewer
         store = self.store
         store._held_locks.pop(self.digest, None)
-        await store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))
+        try:
+            await store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))
+        finally:
+            if self.renewal.lost is not None and kind is None:
+                raise LockError(f"manifest {self.digest}: the lock was lost: {self.renewal.lost}")

@@ -8,6 +8,8 @@ cluster) or yields its own calls, and decodes the replies. The sync and asyncio 
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -37,9 +39,9 @@ from redis_store.models import (
     copies,
 )
 from redis_store.store import validate
-from redis_store.store.calls import Batch, Command, Op, ScriptCall
+from redis_store.store.calls import Arg, Batch, Command, Op, ScriptCall
 from redis_store.store.operation import operation
-from redis_store.store.replies import scanner_text, unwrap
+from redis_store.store.replies import StaleScannersError, scanner_text, text, unwrap
 from redis_store.store.steps import PackageValues, Steps
 
 T = TypeVar("T")
@@ -72,8 +74,14 @@ class StoreCore:
         self.undecided: Counter[str] = Counter()
         #: Manifest digests as read from the manifest table (see _stored_digest).
         self._digests: dict[bytes, Digest] = {}
-        #: Scanner identity -> ID (an ID never changes once assigned; see _scanner_ids_of).
+        #: Scanner identity -> ID (an ID never changes while the registry lasts; see
+        #: _scanner_ids_of), and the registry's epoch they hold for (None: not known yet).
         self._scanner_ids: dict[bytes, bytes] = {}
+        self._epoch: str | None = None
+        #: This store's index runs: its report writes carry this token and a growing sequence
+        #: number, so a late copy of one never replaces a later one (set_index_report.lua).
+        self._run_token = secrets.token_hex(8)
+        self._sequence = itertools.count(1)
         #: Answers of reads kept in the process (None: no local cache).
         self.cache = cache
         #: Uses of manifests (report reads) still to be recorded for ``expire``.
@@ -109,24 +117,81 @@ class StoreCore:
         if not identities:
             return
         k = self.keys
-        call = ScriptCall("register_scanners", [k.scanners, k.seq], identities)
-        (reply,) = yield [call]
-        self._scanner_ids.update(zip(identities, unwrap(reply), strict=True))
+        args: list[Arg] = [secrets.token_hex(8), *identities]
+        (reply,) = yield [ScriptCall("register_scanners", [k.scanners, k.seq], args)]
+        epoch, *ids = unwrap(reply)
+        self._learn_epoch(text(epoch))
+        self._scanner_ids.update(zip(identities, ids, strict=True))
 
     def _scanner_ids_of(self, identities: Sequence[bytes]) -> Op[list[bytes]]:
-        """Scanner IDs of registered identities. An ID never changes once assigned, so they
-        are cached (filled by register_scanners too): a known scanner costs no round trip."""
+        """Scanner IDs of registered identities. An ID never changes while the registry
+        lasts, so they are cached (filled by register_scanners too): a known scanner costs no
+        round trip."""
         cache = self._scanner_ids
         missing = [i for i in dict.fromkeys(identities) if i not in cache]
-        if missing:
-            (found,) = yield [Command(("HMGET", self.keys.scanners, *missing))]
-            for identity, scanner_id in zip(missing, unwrap(found), strict=True):
+        if missing or self._epoch is None:
+            k = self.keys
+            args: list[Arg] = [secrets.token_hex(8), *missing]
+            (reply,) = yield [ScriptCall("scanner_ids", [k.scanners, k.seq], args)]
+            epoch, *found = unwrap(reply)
+            if self._learn_epoch(text(epoch)):
+                missing = list(dict.fromkeys(identities))  # the registry is another one
+                if missing:
+                    (reply,) = yield [
+                        ScriptCall("scanner_ids", [k.scanners, k.seq], [*args[:1], *missing])
+                    ]
+                    _, *found = unwrap(reply)
+            for identity, scanner_id in zip(missing, found, strict=True):
                 if scanner_id is None:
                     raise UnknownScannerError(
                         "scanner is not registered: " + scanner_text(identity.decode())
                     )
                 cache[identity] = scanner_id
         return [cache[i] for i in identities]
+
+    def _learn_epoch(self, epoch: str) -> bool:
+        """Take the registry's epoch; whether it replaced another (the server lost its data:
+        everything cached about it is forgotten)."""
+        changed = self._epoch is not None and epoch != self._epoch
+        if changed:
+            self._forget_server()
+        self._epoch = epoch
+        return changed
+
+    def _forget_server(self) -> None:
+        """The server lost its data: drop every scanner ID, plan and answer cached from it."""
+        self._scanner_ids.clear()
+        self._epoch = None
+        self.steps.forget()
+        if self.cache is not None:
+            self.cache.clear(live=self.cache.live)
+
+    def _with_scanners(
+        self, identities: Sequence[bytes], work: Callable[[list[bytes], str], Op[T]]
+    ) -> Op[T]:
+        """Run ``work`` with the scanners' IDs and the epoch they hold for (checked by the
+        scripts where they may name the registry's keys: one server). When the server says
+        its registry is another one, forget what was cached from it and run ``work`` once
+        more with IDs resolved anew."""
+        for attempt in range(2):
+            ids = yield from self._scanner_ids_of(identities)
+            epoch = (self._epoch or "") if self.steps.scripts_span_slots else ""
+            try:
+                return (yield from work(ids, epoch))
+            except StaleScannersError:
+                if attempt:
+                    raise
+                self._forget_server()
+        raise AssertionError("unreachable")
+
+    def _epoch_read(self) -> Command:
+        """Read beside an answer that depends on scanner IDs: the registry's epoch."""
+        return Command(("HGET", self.keys.seq, "epoch"))
+
+    def _check_epoch(self, reply: Any) -> None:
+        epoch = unwrap(reply)
+        if epoch is None or text(epoch) != self._epoch:
+            raise StaleScannersError("the server's scanner registry changed")
 
     # -- manifests -----------------------------------------------------------------------
     @operation
@@ -147,7 +212,9 @@ class StoreCore:
         d = Digest(report.hash or "")
         k = self.keys
         blob = storage.encode_report(report)
-        (reply,) = yield [ScriptCall("set_index_report", [k.manifest(d), k.report(d)], [blob])]
+        keys = [k.manifest(d), k.report(d), k.lock(d)]
+        args: list[Arg] = [blob, self._held_locks.get(d, ""), self._run_token, next(self._sequence)]
+        (reply,) = yield [ScriptCall("set_index_report", keys, args)]
         unwrap(reply, d)
 
     @operation
@@ -156,12 +223,19 @@ class StoreCore:
         report = validate.report(report)
         identities = validate.scanner_identities(scanners)
         d = Digest(report.hash or "")
-        ids = yield from self._scanner_ids_of(identities)
         k = self.keys
-        keys = [k.manifest(d), k.manifest_scanned(d), k.report(d)]
         blob = storage.encode_report(report)
-        (reply,) = yield [ScriptCall("set_index_finished", keys, [blob, *ids])]
-        unwrap(reply, d)
+        token = self._held_locks.get(d, "")
+
+        def write(ids: list[bytes], epoch: str) -> Op[None]:
+            keys = [k.manifest(d), k.manifest_scanned(d), k.report(d), k.lock(d)]
+            if epoch:
+                keys.append(k.seq)
+            args: list[Arg] = [blob, token, self._run_token, next(self._sequence), epoch, *ids]
+            (reply,) = yield [ScriptCall("set_index_finished", keys, args)]
+            unwrap(reply, d)
+
+        yield from self._with_scanners(identities, write)
 
     @operation
     def manifest_scanned(self, manifest: Digest | str, scanners: Iterable[Scanner]) -> Op[bool]:
@@ -170,15 +244,21 @@ class StoreCore:
         identities = validate.scanner_identities(scanners)
         if not identities:
             return True
-        ids = yield from self._scanner_ids_of(identities)
         scanned = self.keys.manifest_scanned(d)
 
-        def read(fence: Fence | None) -> Op[tuple[bool, int]]:
-            (reply,) = yield [Command(("SMISMEMBER", scanned, *ids), fence=fence)]
-            return all(unwrap(reply)), 8
+        def ask(ids: list[bytes], _epoch: str) -> Op[bool]:
+            def read(fence: Fence | None) -> Op[tuple[bool, int]]:
+                reply, epoch = yield [
+                    Command(("SMISMEMBER", scanned, *ids), fence=fence),
+                    self._epoch_read(),
+                ]
+                self._check_epoch(epoch)
+                return all(unwrap(reply)), 8
 
-        key = ("manifest_scanned", d, *ids)
-        return (yield from self._cached(key, (scanned,), read, _same))
+            key = ("manifest_scanned", d, *ids)
+            return (yield from self._cached(key, (scanned,), read, _same))
+
+        return (yield from self._with_scanners(identities, ask))
 
     @operation
     def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
@@ -231,25 +311,37 @@ class StoreCore:
         """Mark the layer scanned by the scanner."""
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
-        (scanner_id,) = yield from self._scanner_ids_of([identity])
-        keys = [self.keys.layer(d), self.keys.layer_scanned(d)]
-        (reply,) = yield [ScriptCall("set_layer_scanned", keys, [scanner_id])]
-        unwrap(reply, d)
+        k = self.keys
+
+        def write(ids: list[bytes], epoch: str) -> Op[None]:
+            keys = [k.layer(d), k.layer_scanned(d)]
+            if epoch:
+                keys.append(k.seq)
+            (reply,) = yield [ScriptCall("set_layer_scanned", keys, [ids[0], epoch])]
+            unwrap(reply, d)
+
+        yield from self._with_scanners([identity], write)
 
     @operation
     def layer_scanned(self, layer: Layer | Digest | str, scanner: Scanner) -> Op[bool]:
         """Whether the scanner scanned the layer (False for an unknown layer)."""
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
-        (scanner_id,) = yield from self._scanner_ids_of([identity])
         scanned = self.keys.layer_scanned(d)
 
-        def read(fence: Fence | None) -> Op[tuple[bool, int]]:
-            (reply,) = yield [Command(("SISMEMBER", scanned, scanner_id), fence=fence)]
-            return bool(unwrap(reply)), 8
+        def ask(ids: list[bytes], _epoch: str) -> Op[bool]:
+            def read(fence: Fence | None) -> Op[tuple[bool, int]]:
+                reply, epoch = yield [
+                    Command(("SISMEMBER", scanned, ids[0]), fence=fence),
+                    self._epoch_read(),
+                ]
+                self._check_epoch(epoch)
+                return bool(unwrap(reply)), 8
 
-        key = ("layer_scanned", d, scanner_id)
-        return (yield from self._cached(key, (scanned,), read, _same))
+            key = ("layer_scanned", d, ids[0])
+            return (yield from self._cached(key, (scanned,), read, _same))
+
+        return (yield from self._with_scanners([identity], ask))
 
     @operation
     def index_packages(
@@ -268,16 +360,22 @@ class StoreCore:
         ]
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
-        (scanner_id,) = yield from self._scanner_ids_of([identity])
-        yield from self.steps.index_packages(d, scanner_id, values)
+
+        def write(ids: list[bytes], epoch: str) -> Op[None]:
+            yield from self.steps.index_packages(d, ids[0], epoch, values)
+
+        yield from self._with_scanners([identity], write)
 
     def _index_entities(
         self, kind: str, layer: object, scanner: object, values: list[bytes]
     ) -> Op[None]:
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
-        (scanner_id,) = yield from self._scanner_ids_of([identity])
-        yield from self.steps.index_entities(kind, d, scanner_id, values)
+
+        def write(ids: list[bytes], epoch: str) -> Op[None]:
+            yield from self.steps.index_entities(kind, d, ids[0], epoch, values)
+
+        yield from self._with_scanners([identity], write)
 
     @operation
     def index_distributions(
@@ -320,20 +418,26 @@ class StoreCore:
         identities = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
         if not identities:
             return []
-        scanner_ids = yield from self._scanner_ids_of(identities)
-        by_id = {scanner_id: items[i] for i, scanner_id in enumerate(scanner_ids)}
         artifacts_key = self.keys.layer_artifacts(d, kind)
 
-        def read(fence: Fence | None) -> Op[tuple[list[T], int]]:
-            artifacts, values = yield from self.steps.by_layer(kind, d, scanner_ids, fence)
-            size = sum(map(len, artifacts)) + sum(map(len, values.values()))
-            return decode(artifacts, values, by_id), size
+        def ask(scanner_ids: list[bytes], _epoch: str) -> Op[list[T]]:
+            by_id = {scanner_id: items[i] for i, scanner_id in enumerate(scanner_ids)}
 
-        def present(kept: list[T]) -> list[T]:
-            return [copy(x) for x in kept]
+            def read(fence: Fence | None) -> Op[tuple[list[T], int]]:
+                artifacts, values, (epoch,) = yield from self.steps.by_layer(
+                    kind, d, scanner_ids, fence, [self._epoch_read()]
+                )
+                self._check_epoch(epoch)
+                size = sum(map(len, artifacts)) + sum(map(len, values.values()))
+                return decode(artifacts, values, by_id), size
 
-        key = (kind, d, *scanner_ids)
-        return (yield from self._cached(key, (artifacts_key,), read, present))
+            def present(kept: list[T]) -> list[T]:
+                return [copy(x) for x in kept]
+
+            key = (kind, d, *scanner_ids)
+            return (yield from self._cached(key, (artifacts_key,), read, present))
+
+        return (yield from self._with_scanners(identities, ask))
 
     @operation
     def packages_by_layer(

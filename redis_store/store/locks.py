@@ -73,6 +73,47 @@ def acquire(digest: str, key: str, token: str, ttl: float, backoff: Backoff) -> 
         yield Pause(pause)
 
 
+class Renewal:
+    """When a holder renews its lock, and when it has lost it.
+
+    A renewal every ``ttl / 3`` seconds; one that fails (a timeout, a broken connection) is
+    tried again at once and then more and more slowly, as long as the lock has not expired
+    since the last renewal that succeeded. A renewal the server refuses (the token is not
+    there: expired, or taken by another) means the lock is lost at once. The front ends'
+    renewal loops follow this; the holder learns of a loss when it releases the lock.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.expires = time.monotonic() + ttl
+        self.failures = 0
+        #: Why the lock was lost, once it was (None while held).
+        self.lost: str | None = None
+
+    def wait(self) -> float:
+        """Seconds until the next attempt."""
+        if not self.failures:
+            return self.ttl / 3
+        pause: float = min(FIRST_PAUSE * 2.0**self.failures, LONGEST_PAUSE, self.ttl / 10)
+        return max(0.0, min(pause, self.expires - time.monotonic()))
+
+    def renewed(self, ok: bool) -> None:
+        """A renewal the server answered: ``ok`` when it still held this holder's token."""
+        if ok:
+            self.expires = time.monotonic() + self.ttl
+            self.failures = 0
+        else:
+            self.lost = "it expired or another indexer took it"
+
+    def failed(self, error: BaseException) -> None:
+        """A renewal that got no answer."""
+        self.failures += 1
+        if time.monotonic() >= self.expires:
+            self.lost = (
+                f"it could not be renewed before it expired ({type(error).__name__}: {error})"
+            )
+
+
 def lock_error(digest: str, waited: float | None) -> LockError:
     """Another owner holds the lock: right away (``waited`` None), or after a wait."""
     if waited is None:
@@ -83,6 +124,7 @@ def lock_error(digest: str, waited: float | None) -> LockError:
 __all__ = [
     "Backoff",
     "LockOp",
+    "Renewal",
     "acquire",
     "lock_call",
     "lock_error",

@@ -9,11 +9,18 @@ from redis.exceptions import ResponseError
 
 from redis_store.errors import (
     InvalidInputError,
+    LockError,
     StoreError,
     UnknownLayerError,
     UnknownManifestError,
     UnknownScannerError,
 )
+
+
+class StaleScannersError(StoreError):
+    """The scanner IDs a store cached belong to a registry the server no longer has (it lost
+    its data): the store drops what it cached and tries again."""
+
 
 _ERRORS: Final[dict[str, type[StoreError]]] = {
     "UNKNOWN_SCANNER": UnknownScannerError,
@@ -21,6 +28,8 @@ _ERRORS: Final[dict[str, type[StoreError]]] = {
     "UNKNOWN_MANIFEST": UnknownManifestError,
     "UNKNOWN_ID": InvalidInputError,
     "NAME_MISMATCH": InvalidInputError,
+    "LOCK_LOST": LockError,
+    "STALE_SCANNERS": StaleScannersError,
 }
 
 _MESSAGES: Final = {
@@ -29,6 +38,9 @@ _MESSAGES: Final = {
     "UNKNOWN_MANIFEST": "manifest {} was never persisted",
     "UNKNOWN_ID": "{}: no such ID was assigned by this store",
     "NAME_MISMATCH": "{}: the report's package name differs from the stored package",
+    "LOCK_LOST": "{}: this store's lock on the manifest was lost (it expired or another"
+    " indexer took it); nothing was written",
+    "STALE_SCANNERS": "{}: the server's scanner registry changed (it lost its data)",
 }
 
 

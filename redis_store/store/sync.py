@@ -82,7 +82,11 @@ class RedisStore(SyncDriver, ClientStore):
 
 
 class ManifestLock:
-    """Holds a manifest's lock, renewing its expiry from a thread until released."""
+    """Holds a manifest's lock, renewing its expiry from a thread until released.
+
+    A renewal that fails is tried again while the lock has not expired; if the lock is lost
+    anyway, the store's writes of the manifest are refused from then on (they carry the
+    lock's token), and leaving the ``with`` block raises :class:`LockError`."""
 
     def __init__(
         self, store: RedisStore, digest: Digest, blocking: bool, timeout: float | None
@@ -91,23 +95,35 @@ class ManifestLock:
         self.key = store.keys.lock(digest)
         self.backoff = locks.Backoff(blocking, timeout)
         self.token = locks.new_token()
+        self.renewal = locks.Renewal(store.lock_ttl)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lock was lost while held (None while it is held)."""
+        return self.renewal.lost
 
     def __enter__(self) -> ManifestLock:
         store, d = self.store, self.digest
         if d in store._held_locks:
             raise LockError(f"manifest {d} is already locked by this store")
         store._run(locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff))
+        self.renewal = locks.Renewal(store.lock_ttl)
         store._held_locks[d] = self.token
         self._renewer = threading.Thread(target=self._renew, daemon=True, name=f"lock {d}")
         self._renewer.start()
         return self
 
     def _renew(self) -> None:
-        store = self.store
-        while not self._stop.wait(store.lock_ttl / 3):
-            store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
+        store, renewal = self.store, self.renewal
+        while renewal.lost is None and not self._stop.wait(renewal.wait()):
+            try:
+                ok = store._run(locks.lock_op(self.key, "renew", self.token, store.lock_ttl))
+            except Exception as e:  # a timeout, a broken connection: tried again
+                renewal.failed(e)
+            else:
+                renewal.renewed(ok)
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -117,4 +133,8 @@ class ManifestLock:
             self._renewer.join()
         store = self.store
         store._held_locks.pop(self.digest, None)
-        store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))
+        try:
+            store._run(locks.lock_op(self.key, "release", self.token, store.lock_ttl))
+        finally:
+            if self.renewal.lost is not None and kind is None:
+                raise LockError(f"manifest {self.digest}: the lock was lost: {self.renewal.lost}")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from redis_store.cache.entries import Fence
-from redis_store.store.calls import Op
+from redis_store.store.calls import Batch, Op
 
 #: A package artifact as the scripts take it: source value, package value, artifact tail
 #: (JSON ``[package_db, repository_hint]``), filepath.
@@ -26,27 +26,37 @@ BucketMembers = tuple[list[list[bytes]], list[bytes], list[bytes | None]]
 class Steps(Protocol):
     """The Redis work of the methods whose keys span slots."""
 
+    #: Whether one script may name keys of several slots (one server): a write taking
+    #: scanner IDs then checks the registry's epoch in the same script.
+    scripts_span_slots: bool
+
+    def forget(self) -> None:
+        """Drop what was remembered from the server (it lost its data)."""
+        ...
+
     def persist_manifest(self, digest: str, layers: list[str]) -> Op[None]:
         """Create the manifest if needed and link its (distinct) layers."""
         ...
 
     def index_packages(
-        self, layer: str, scanner_id: bytes, packages: list[PackageValues]
+        self, layer: str, scanner_id: bytes, epoch: str, packages: list[PackageValues]
     ) -> Op[None]:
-        """Upsert packages and append their artifacts to the layer."""
+        """Upsert packages and append their artifacts to the layer (``epoch``: that of the
+        scanner ID, checked where the script can, or '')."""
         ...
 
     def index_entities(
-        self, kind: str, layer: str, scanner_id: bytes, values: list[bytes]
+        self, kind: str, layer: str, scanner_id: bytes, epoch: str, values: list[bytes]
     ) -> Op[None]:
         """Upsert distributions, repositories or files and append their artifacts."""
         ...
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
-    ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
-        """The layer's artifacts of those scanners, and the values of the entities they name
-        (the read of the artifact list carries ``fence``: the cache may keep the answer)."""
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None, extra: Batch
+    ) -> Op[tuple[list[bytes], dict[bytes, bytes], list[Any]]]:
+        """The layer's artifacts of those scanners, the values of the entities they name, and
+        the replies of ``extra`` (sent with the first read). The read of the artifact list
+        carries ``fence``: the cache may keep the answer."""
         ...
 
     def index_manifest(self, digest: str, rows: dict[str, str], lock_token: str | None) -> Op[None]:

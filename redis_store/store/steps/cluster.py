@@ -74,6 +74,11 @@ def _split(value: bytes | None) -> list[str]:
 class ClusterSteps:
     """:class:`~redis_store.store.steps.Steps` for a Redis Cluster: per-slot steps."""
 
+    scripts_span_slots = False
+
+    def forget(self) -> None:
+        """Nothing is remembered across calls on a cluster."""
+
     def __init__(self, keys: KeyLayout, lock_ttl: float) -> None:
         self.keys = keys
         #: The manifest lock a multi-step write takes when its store holds none: waited for
@@ -107,14 +112,14 @@ class ClusterSteps:
 
     # -- layers --------------------------------------------------------------------------
     def index_packages(
-        self, layer: str, scanner_id: bytes, packages: list[PackageValues]
+        self, layer: str, scanner_id: bytes, epoch: str, packages: list[PackageValues]
     ) -> Op[None]:
         values = [v for source, package, _, _ in packages for v in (source, package)]
         tails = [v for _, _, tail, filepath in packages for v in (tail, filepath)]
         yield from self._index_artifacts("pkg", layer, scanner_id, values, tails)
 
     def index_entities(
-        self, kind: str, layer: str, scanner_id: bytes, values: list[bytes]
+        self, kind: str, layer: str, scanner_id: bytes, epoch: str, values: list[bytes]
     ) -> Op[None]:
         yield from self._index_artifacts(kind, layer, scanner_id, values, [])
 
@@ -155,13 +160,13 @@ class ClusterSteps:
             unwrap(reply)
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
-    ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None, extra: Batch
+    ) -> Op[tuple[list[bytes], dict[bytes, bytes], list[Any]]]:
         """The artifact list of ``{l:...}``, then the entities they name from ``{g}`` (which
         do not change while the layer references them)."""
         k = self.keys
         listing = Command(("LRANGE", k.layer_artifacts(layer, kind), 0, -1), fence=fence)
-        (listed,) = yield [listing]
+        listed, *others = yield [listing, *extra]
         want = set(scanner_ids)
         artifacts: list[bytes] = []
         needed: dict[bytes, None] = {}
@@ -173,24 +178,24 @@ class ClusterSteps:
                 if kind == "pkg":
                     needed[fields[2]] = None
         if not needed:
-            return [], {}
+            return [], {}, others
         (values,) = yield [Command(("HMGET", k.entity_data(kind), *needed))]
         found = {i: v for i, v in zip(needed, unwrap(values), strict=True) if v is not None}
         if len(found) < len(needed):  # the layer was reclaimed between the two reads
             artifacts = [a for a in artifacts if _artifact_ids(a, kind) <= found.keys()]
-        return artifacts, found
+        return artifacts, found, others
 
     # -- the manifest index --------------------------------------------------------------
     def index_manifest(self, digest: str, rows: dict[str, str], lock_token: str | None) -> Op[None]:
         """Under the manifest's lock (the store's own, or one taken for the call), switch
         its records in ``{m:...}``, then update the reverse index."""
         if lock_token is not None:
-            return (yield from self._index_manifest(digest, rows))
+            return (yield from self._index_manifest(digest, rows, lock_token))
         key, token = self.keys.lock(digest), locks.new_token()
         backoff = locks.Backoff(blocking=True, timeout=2 * self.lock_ttl)
         yield from locks.acquire(digest, key, token, self.lock_ttl, backoff)
         try:
-            yield from self._index_manifest(digest, rows)
+            yield from self._index_manifest(digest, rows, token)
         except GeneratorExit:
             raise
         except BaseException:
@@ -198,7 +203,7 @@ class ClusterSteps:
             raise
         yield locks.lock_call(key, "release", token, self.lock_ttl)
 
-    def _index_manifest(self, digest: str, rows: dict[str, str]) -> Op[None]:
+    def _index_manifest(self, digest: str, rows: dict[str, str], token: str) -> Op[None]:
         k = self.keys
         m = k.manifest(digest)
         new_list = ",".join(sorted(rows))
@@ -220,8 +225,8 @@ class ClusterSteps:
             (names,) = yield [check]
             names = unwrap(names, "report")
             gone = {r: text(n) for r, n in zip(removes, names, strict=True) if n is not None}
-            switch = [text(manifest_id), text(records or b""), new_list, ",".join(removes)]
-            (reply,) = yield [ScriptCall("cluster/switch_records", [m], switch)]
+            switch = [text(manifest_id), text(records or b""), new_list, ",".join(removes), token]
+            (reply,) = yield [ScriptCall("cluster/switch_records", [m, k.lock(digest)], switch)]
             if unwrap(reply) == b"RETRY":
                 yield [self._release_records(adds)]
                 continue

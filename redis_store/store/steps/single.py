@@ -17,7 +17,7 @@ from typing import Any, Final
 from redis_store.cache.entries import Fence
 from redis_store.errors import StoreError, UnknownManifestError
 from redis_store.keys import KeyLayout, bucket_of
-from redis_store.store.calls import Op, ScriptCall
+from redis_store.store.calls import Arg, Batch, Op, ScriptCall
 from redis_store.store.replies import text, unwrap
 from redis_store.store.steps import MAX_RETRIES, BucketMembers, PackageValues
 
@@ -70,14 +70,23 @@ class Plans:
         with self._lock:
             self._plans.pop(digest, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._plans.clear()
+
 
 class SingleServerSteps:
     """:class:`~redis_store.store.steps.Steps` for one server: every method one script."""
+
+    scripts_span_slots = True
 
     def __init__(self, keys: KeyLayout, plans: int = PLANS) -> None:
         self.keys = keys
         #: Remembered manifest plans (``plans=0``: always read them).
         self.plans = Plans(plans)
+
+    def forget(self) -> None:
+        self.plans.clear()
 
     def persist_manifest(self, digest: str, layers: list[str]) -> Op[None]:
         k = self.keys
@@ -104,31 +113,31 @@ class SingleServerSteps:
         ]
 
     def index_packages(
-        self, layer: str, scanner_id: bytes, packages: list[PackageValues]
+        self, layer: str, scanner_id: bytes, epoch: str, packages: list[PackageValues]
     ) -> Op[None]:
-        args = [scanner_id, *(value for package in packages for value in package)]
+        args: list[Arg] = [scanner_id, epoch, *(v for package in packages for v in package)]
         call = ScriptCall("index_packages", self._artifact_keys("pkg", layer), args)
         (reply,) = yield [call]
         unwrap(reply, layer)
 
     def index_entities(
-        self, kind: str, layer: str, scanner_id: bytes, values: list[bytes]
+        self, kind: str, layer: str, scanner_id: bytes, epoch: str, values: list[bytes]
     ) -> Op[None]:
-        args = [scanner_id, kind.encode(), *values]
+        args: list[Arg] = [scanner_id, epoch, kind.encode(), *values]
         call = ScriptCall("index_entities", self._artifact_keys(kind, layer), args)
         (reply,) = yield [call]
         unwrap(reply, layer)
 
     def by_layer(
-        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None
-    ) -> Op[tuple[list[bytes], dict[bytes, bytes]]]:
+        self, kind: str, layer: str, scanner_ids: list[bytes], fence: Fence | None, extra: Batch
+    ) -> Op[tuple[list[bytes], dict[bytes, bytes], list[Any]]]:
         k = self.keys
         keys = [k.layer_artifacts(layer, kind), k.entity_data(kind)]
         kind_arg = b"pkg" if kind == "pkg" else b"-"
         call = ScriptCall("by_layer", keys, [kind_arg, *scanner_ids], fence=fence)
-        (reply,) = yield [call]
+        reply, *others = yield [call, *extra]
         artifacts, ids, values = unwrap(reply)
-        return artifacts, dict(zip(ids, values, strict=True))
+        return artifacts, dict(zip(ids, values, strict=True)), others
 
     def _plan(self, digest: str) -> ScriptCall:
         return ScriptCall(
@@ -150,9 +159,9 @@ class SingleServerSteps:
             bucket = bucket_of(int(manifest_id))
             olds = text(old_list).split(",") if old_list else []
             old = dict(zip(olds, map(text, names), strict=True))
-            keys = [k.manifest(digest), *k.entity_keys()]
+            keys = [k.manifest(digest), k.lock(digest), *k.entity_keys()]
             generation_after = new_generation()
-            args: list[Any] = [generation, new_list, bucket, generation_after]
+            args: list[Any] = [generation, new_list, bucket, generation_after, lock_token or ""]
             for record, name in rows.items():
                 if record not in old:
                     keys += [k.name(name), k.bucket(name, record, bucket)]
