@@ -483,12 +483,6 @@ BAD_REPORTS: list[tuple[str, type[Exception], str]] = [
     ('{"success": "true"}', InvalidInputError, r"^success: expected a boolean"),
     ('{"packages": []}', InvalidInputError, r"^packages: expected an object, got an array \(pre"),
     ('{"packages": 1}', InvalidInputError, r"^packages: expected an object, got a number"),
-    ('{"package_introduced": {}}', InvalidInputError, r"^package_introduced: pre-v1"),
-    (
-        '{"manifest_hash": "' + D1 + '", "distribution_by_package": {}}',
-        InvalidInputError,
-        r"^distribution_by_package: pre-v1",
-    ),
     (
         '{"packages": {"123": null}}',
         InvalidInputError,
@@ -602,11 +596,6 @@ BAD_REPORTS: list[tuple[str, type[Exception], str]] = [
         '{"environments": {"1": [{"package_db": 1}]}}',
         InvalidInputError,
         r'^environments\["1"\]\[0\]\.package_db: expected a string',
-    ),
-    (
-        '{"environments": {"1": [{"repository_id": "2"}]}}',
-        InvalidInputError,
-        r'^environments\["1"\]\[0\]\.repository_id: pre-v1',
     ),
 ]
 
@@ -930,3 +919,20 @@ _VULNS = st.builds(
 @given(_VULNS)
 def test_random_vulnerabilities_round_trip(v: Vulnerability) -> None:
     assert Vulnerability.from_json(v.to_json()) == v
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"package_introduced": {}}',
+        '{"manifest_hash": "' + D1 + '", "distribution_by_package": {}}',
+        '{"environments": {"1": [{"repository_id": "2", "package_db": "db"}]}}',
+        '{"environments": {"1": [{"repository_id": "2", "repository_ids": ["3"]}]}}',
+    ],
+)
+def test_unknown_keys_are_ignored_as_claircore_does(document: str) -> None:
+    """claircore's decoder ignores keys it does not know, including those of the 2019
+    format (``package_introduced``, an environment's ``repository_id``)."""
+    report = IndexReport.from_json(document)
+    for envs in (report.environments or {}).values():
+        assert envs[0].repository_ids in (None, ["3"])  # repository_id is not read

@@ -5,7 +5,8 @@ same order, the same ``omitempty`` omissions, digests/versions/CPEs/detectors as
 forms, ``null`` for nil maps and slices, map keys sorted (Go's HTML-safe escaping of ``<>&`` is
 not reproduced; the parsed JSON is the same). Decoding follows Go's rules where they are sane:
 
-* unknown keys are ignored (e.g. ``scanner_name`` in old reports); key names must match
+* unknown keys are ignored, as claircore ignores them (``scanner_name`` in old reports, the
+  2019 format's ``package_introduced`` or an environment's ``repository_id``); key names must match
   exactly (Go would also match them case-insensitively; claircore never writes such keys);
 * a JSON ``null`` gives the field's zero value (``""``, ``False``, ``None``, zero version);
 * a CPE in URI form is canonicalised to the bound formatted string;
@@ -15,7 +16,7 @@ and stricter where claircore would accept something it later crashes on or canno
 
 * a wrong JSON type anywhere, a ``null`` where an object is needed inside ``packages``,
   ``distributions``, ``repository`` or an environment list, a bad detector URN, a bad normalized
-  version (more than 10 components panics in claircore) and the pre-v1 report format raise
+  version (more than 10 components panics in claircore) and a map given as an array raise
   :class:`InvalidInputError`;
 * any bad digest, including an empty ``manifest_hash`` or ``introduced_in``, raises
   :class:`DigestError`.
@@ -87,8 +88,6 @@ __all__ = [
 Obj = dict[str, Any]
 T = TypeVar("T")
 
-#: Top-level keys only the pre-v1 (2019) IndexReport had.
-_V0_KEYS: Final = ("package_introduced", "distribution_by_package", "repository_by_package")
 _UNKNOWN: Final = PackageKind.UNKNOWN
 _RFC3339: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -494,8 +493,6 @@ def _environment(o: object) -> Environment:
                 break
         else:
             rids = rids.copy()
-    elif "repository_id" in o and "repository_ids" not in o:
-        raise _Bad("repository_id", "pre-v1 report format (repository_id) is not supported")
     return Environment(db, ii, dist_id, rids)
 
 
@@ -533,9 +530,6 @@ def environment_to_obj(e: Environment) -> Obj:
 def _report(o: object) -> IndexReport:
     if type(o) is not dict:
         raise _Bad("", f"index report: expected a JSON object, got {_tname(o)}")
-    for k in _V0_KEYS:
-        if k in o:
-            raise _Bad(k, "pre-v1 report format is not supported")
     g = o.get
     h = g("manifest_hash")
     if h is not None:

@@ -348,16 +348,22 @@ class StoreCore:
         self, packages: Iterable[Package], layer: Layer | Digest | str, scanner: Scanner
     ) -> Op[None]:
         """Record the packages a scanner found in a layer (nameless packages are skipped)."""
-        values: list[PackageValues] = [
-            (
-                storage.source_value(p),
-                storage.package_value(p),
-                storage.artifact_tail(p),
-                p.filepath.encode(),
+        values: list[PackageValues] = []
+        for i, p in enumerate(validate.sequence(packages, "packages")):
+            where = f"packages[{i}]"
+            if not isinstance(p, Package):
+                raise InvalidInputError(f"{where}: expected Package, got {type(p).__name__}")
+            if not validate.text(p.name, f"{where}.name"):
+                continue  # as claircore: a package without a name is not stored
+            validate.package(p, where)
+            values.append(
+                (
+                    storage.source_value(p),
+                    storage.package_value(p),
+                    storage.artifact_tail(p),
+                    p.filepath.encode(),
+                )
             )
-            for p in validate.items_of(packages, Package, "packages")
-            if p.name
-        ]
         d = validate.digest(layer, "layer")
         identity = validate.scanner_identity(scanner, "scanner")
 
@@ -382,8 +388,11 @@ class StoreCore:
         self, distributions: Iterable[Distribution], layer: Layer | Digest | str, scanner: Scanner
     ) -> Op[None]:
         """Record the distributions a scanner found in a layer."""
-        items = validate.items_of(distributions, Distribution, "distributions")
-        values = [storage.distribution_value(x) for x in items]
+        items = validate.sequence(distributions, "distributions")
+        values = [
+            storage.distribution_value(validate.distribution(x, f"distributions[{i}]"))
+            for i, x in enumerate(items)
+        ]
         yield from self._index_entities("dist", layer, scanner, values)
 
     @operation
@@ -391,8 +400,11 @@ class StoreCore:
         self, repositories: Iterable[Repository], layer: Layer | Digest | str, scanner: Scanner
     ) -> Op[None]:
         """Record the repositories a scanner found in a layer."""
-        items = validate.items_of(repositories, Repository, "repositories")
-        values = [storage.repository_value(x) for x in items]
+        items = validate.sequence(repositories, "repositories")
+        values = [
+            storage.repository_value(validate.repository(x, f"repositories[{i}]"))
+            for i, x in enumerate(items)
+        ]
         yield from self._index_entities("repo", layer, scanner, values)
 
     @operation
@@ -400,8 +412,8 @@ class StoreCore:
         self, files: Iterable[File], layer: Layer | Digest | str, scanner: Scanner
     ) -> Op[None]:
         """Record the files a scanner found in a layer."""
-        items = validate.items_of(files, File, "files")
-        values = [storage.file_value(x) for x in items]
+        items = validate.sequence(files, "files")
+        values = [storage.file_value(validate.file(x, f"files[{i}]")) for i, x in enumerate(items)]
         yield from self._index_entities("file", layer, scanner, values)
 
     def _by_layer(

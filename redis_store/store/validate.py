@@ -8,10 +8,26 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from redis_store.errors import DigestError, InvalidInputError
-from redis_store.models import Digest, IndexReport, Layer, Manifest, Vulnerability
+from redis_store.models import (
+    Detector,
+    Digest,
+    Distribution,
+    Environment,
+    File,
+    IndexReport,
+    Layer,
+    Manifest,
+    Package,
+    Repository,
+    Version,
+    Vulnerability,
+    canonical_cpe,
+)
 
 T = TypeVar("T")
 _U64_MAX: Final = 2**64 - 1
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
 
 
 def digest(value: object, what: str) -> Digest:
@@ -38,7 +54,9 @@ def scanner_identity(scanner: object, what: str) -> bytes:
         ) from None
     if not all(isinstance(f, str) for f in fields):
         raise InvalidInputError(f"{what}: scanner name, version and kind must be strings")
-    return orjson.dumps(fields)
+    for name, value in zip(("name", "version", "kind"), fields, strict=True):
+        text(value, f"{what}.{name}")
+    return orjson.dumps([str.__str__(f) for f in fields])
 
 
 def scanner_identities(scanners: object, what: str = "scanners") -> list[bytes]:
@@ -74,27 +92,318 @@ def entity_id(value: object, what: str) -> int:
     return n
 
 
+def text(value: object, what: str) -> str:
+    """A string the store can write and read back: a ``str`` that encodes as UTF-8 (no lone
+    surrogates, which neither Redis' clients nor JSON can carry)."""
+    if type(value) is not str:
+        if isinstance(value, str):
+            return text(str.__str__(value), what)
+        raise InvalidInputError(f"{what}: expected a string, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(f"{what}: not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _texts(obj: object, names: tuple[str, ...], what: str) -> None:
+    for name in names:
+        text(getattr(obj, name), f"{what}.{name}")
+
+
+def _cpe(value: object, what: str) -> None:
+    cpe = text(value, what)
+    if cpe:
+        try:
+            canonical_cpe(cpe)
+        except (InvalidInputError, ValueError) as e:
+            raise InvalidInputError(f"{what}: {e}") from None
+
+
+def _detector(value: object, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Detector):
+        raise InvalidInputError(f"{what}: expected Detector or None, got {type(value).__name__}")
+    _texts(value, ("name", "version", "kind"), what)
+    if any(":" in f for f in (value.name, value.version, value.kind)):
+        raise InvalidInputError(
+            f"{what}: a ':' in a detector's name, version or kind would make the stored"
+            " report unreadable"
+        )
+
+
+def _version(value: object, what: str) -> None:
+    if not isinstance(value, Version):
+        raise InvalidInputError(f"{what}: expected Version, got {type(value).__name__}")
+    kind = text(value.kind, f"{what}.kind")
+    if ":" in kind:
+        raise InvalidInputError(f"{what}.kind: a ':' would make the version unreadable")
+    if not isinstance(value.v, tuple) or not all(type(x) is int for x in value.v):
+        raise InvalidInputError(f"{what}: components must be integers")
+    if value.v and not all(_INT32_MIN <= x <= _INT32_MAX for x in value.v):
+        raise InvalidInputError(f"{what}: a component is not an int32")
+
+
+_PACKAGE_TEXTS: Final = (
+    "id",
+    "name",
+    "version",
+    "package_db",
+    "filepath",
+    "repository_hint",
+    "module",
+    "arch",
+)
+
+
+def _fine(x: object) -> bool:
+    """A plain string that encodes (the check every field makes, without a message)."""
+    if type(x) is not str:
+        return False
+    if x.isascii():
+        return True
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _cpe_fine(cpe: object) -> bool:
+    if cpe == "":
+        return True
+    if not _fine(cpe):
+        return False
+    try:
+        canonical_cpe(cpe)  # type: ignore[arg-type]  # a str: just checked
+    except (InvalidInputError, ValueError):
+        return False
+    return True
+
+
+def _all_fine(*texts: object) -> bool:
+    """Whether every one is a string that encodes: one join and one check for them all."""
+    try:
+        joined = "".join(texts)  # type: ignore[arg-type]  # a non-string raises TypeError
+    except TypeError:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _package_fine(p: object, nested: bool = False) -> bool:
+    """Whether :func:`package` would accept ``p``: the hot path, no message built."""
+    if type(p) is not Package:
+        return False
+    kind = p.kind
+    if not _all_fine(
+        p.id,
+        p.name,
+        p.version,
+        p.package_db,
+        p.filepath,
+        p.repository_hint,
+        p.module,
+        p.arch,
+        kind,
+        p.cpe,
+    ):
+        return False
+    if p.cpe and not _cpe_fine(p.cpe):
+        return False
+    nv = p.normalized_version
+    if type(nv) is not Version or ":" in nv.kind:
+        return False
+    det = p.detector
+    if det is not None and (
+        type(det) is not Detector
+        or not _all_fine(det.name, det.version, det.kind)
+        or ":" in det.name
+        or ":" in det.version
+        or ":" in det.kind
+    ):
+        return False
+    src = p.source
+    return src is None or (not nested and _package_fine(src, True))
+
+
+def _environment_fine(e: object) -> bool:
+    if type(e) is not Environment:
+        return False
+    ids = e.repository_ids
+    return (
+        type(e.introduced_in) is Digest
+        and _all_fine(e.package_db, e.distribution_id)
+        and (ids is None or (type(ids) is list and _all_fine(*ids)))
+    )
+
+
+def _report_fine(r: IndexReport) -> bool:
+    if type(r.hash) is not Digest or not (_fine(r.state) and _fine(r.err)):
+        return False
+    if type(r.success) is not bool:
+        return False
+    packages, envs = r.packages, r.environments
+    if packages is not None:
+        if type(packages) is not dict:
+            return False
+        for k, p in packages.items():
+            if not (_fine(k) and _package_fine(p)):
+                return False
+    for entities, fine in ((r.distributions, _distribution_fine), (r.repositories, _repo_fine)):
+        if entities is not None:
+            if type(entities) is not dict:
+                return False
+            for k, x in entities.items():
+                if not (_fine(k) and fine(x)):
+                    return False
+    if envs is not None:
+        if type(envs) is not dict:
+            return False
+        for k, es in envs.items():
+            if not _fine(k) or (es is not None and type(es) is not list):
+                return False
+            for e in es or ():
+                if not _environment_fine(e):
+                    return False
+    return True
+
+
+def _distribution_fine(d: object) -> bool:
+    return (
+        type(d) is Distribution
+        and all(
+            _fine(x)
+            for x in (d.id, d.did, d.name, d.version, d.version_code_name, d.version_id, d.arch)
+        )
+        and _fine(d.pretty_name)
+        and _cpe_fine(d.cpe)
+    )
+
+
+def _repo_fine(r: object) -> bool:
+    return (
+        type(r) is Repository and _all_fine(r.id, r.name, r.key, r.uri, r.cpe) and _cpe_fine(r.cpe)
+    )
+
+
+def package(value: object, what: str, *, nested: bool = False) -> Package:
+    """A package whose every field the store can write and read back."""
+    if _package_fine(value, nested):
+        return value  # type: ignore[return-value]  # _package_fine checked its type
+    if not isinstance(value, Package):
+        raise InvalidInputError(f"{what}: expected Package, got {type(value).__name__}")
+    _texts(value, _PACKAGE_TEXTS, what)
+    if not isinstance(value.kind, str):
+        raise InvalidInputError(f"{what}.kind: expected a string, got {type(value.kind).__name__}")
+    text(value.kind, f"{what}.kind")
+    _version(value.normalized_version, f"{what}.normalized_version")
+    _cpe(value.cpe, f"{what}.cpe")
+    _detector(value.detector, f"{what}.detector")
+    if value.source is not None:
+        if nested:
+            raise InvalidInputError(f"{what}.source: a source has no source of its own")
+        package(value.source, f"{what}.source", nested=True)
+    return value
+
+
+def distribution(value: object, what: str) -> Distribution:
+    if _distribution_fine(value):
+        return value  # type: ignore[return-value]  # checked its type
+    if not isinstance(value, Distribution):
+        raise InvalidInputError(f"{what}: expected Distribution, got {type(value).__name__}")
+    _texts(value, ("id", "did", "name", "version", "version_code_name", "version_id"), what)
+    _texts(value, ("arch", "pretty_name"), what)
+    _cpe(value.cpe, f"{what}.cpe")
+    return value
+
+
+def repository(value: object, what: str) -> Repository:
+    if _repo_fine(value):
+        return value  # type: ignore[return-value]  # checked its type
+    if not isinstance(value, Repository):
+        raise InvalidInputError(f"{what}: expected Repository, got {type(value).__name__}")
+    _texts(value, ("id", "name", "key", "uri"), what)
+    _cpe(value.cpe, f"{what}.cpe")
+    return value
+
+
+def file(value: object, what: str) -> File:
+    if not isinstance(value, File):
+        raise InvalidInputError(f"{what}: expected File, got {type(value).__name__}")
+    _texts(value, ("path", "kind"), what)
+    return value
+
+
+def _mapping(value: object, what: str) -> dict[Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what}: expected a dict or None, got {type(value).__name__}")
+    for key in value:
+        text(key, f"{what} key {key!r}")
+    return value
+
+
+def _environment(value: object, what: str) -> None:
+    if not isinstance(value, Environment):
+        raise InvalidInputError(f"{what}: expected Environment, got {type(value).__name__}")
+    text(value.package_db, f"{what}.package_db")
+    text(value.distribution_id, f"{what}.distribution_id")
+    if not value.introduced_in:
+        raise DigestError(f"{what}.introduced_in: missing layer digest")
+    digest(value.introduced_in, f"{what}.introduced_in")
+    ids = value.repository_ids
+    if ids is not None:
+        if not isinstance(ids, list):
+            raise InvalidInputError(
+                f"{what}.repository_ids: expected a list or None, got {type(ids).__name__}"
+            )
+        for i, rid in enumerate(ids):
+            text(rid, f"{what}.repository_ids[{i}]")
+
+
 def report(value: object, what: str = "report") -> IndexReport:
-    """A report the store can keep: it must have a manifest digest and decode back."""
+    """A report the store can keep: every field of the type claircore's decoder reads, so
+    that whatever is written reads back."""
     if not isinstance(value, IndexReport):
         raise InvalidInputError(f"{what}: expected IndexReport, got {type(value).__name__}")
+    if _report_fine(value):
+        return value
+    # something is wrong: find it, and name it
     if value.hash is None or value.hash == "":
         raise DigestError(f"{what}.hash: a report needs its manifest digest")
     digest(value.hash, f"{what}.hash")
-    for pid, pkg in (value.packages or {}).items():
-        for p, where in ((pkg, ""), (pkg.source, ".source")):
-            det = p.detector if p is not None else None
-            if det is not None and any(":" in f for f in (det.name, det.version, det.kind)):
-                raise InvalidInputError(
-                    f"{what}.packages[{pid!r}]{where}.detector: a ':' in a detector's name,"
-                    " version or kind would make the stored report unreadable"
-                )
-    for pid, envs in (value.environments or {}).items():
-        for i, env in enumerate(envs or ()):
-            if env is not None and not env.introduced_in:
-                raise DigestError(
-                    f"{what}.environments[{pid!r}][{i}].introduced_in: missing layer digest"
-                )
+    text(value.state, f"{what}.state")
+    text(value.err, f"{what}.err")
+    if type(value.success) is not bool:
+        raise InvalidInputError(
+            f"{what}.success: expected a bool, got {type(value.success).__name__}"
+        )
+    for key, pkg in (_mapping(value.packages, f"{what}.packages") or {}).items():
+        package(pkg, f"{what}.packages[{key!r}]")
+    for key, dist in (_mapping(value.distributions, f"{what}.distributions") or {}).items():
+        distribution(dist, f"{what}.distributions[{key!r}]")
+    for key, repo in (_mapping(value.repositories, f"{what}.repositories") or {}).items():
+        repository(repo, f"{what}.repositories[{key!r}]")
+    for key, envs in (_mapping(value.environments, f"{what}.environments") or {}).items():
+        if envs is None:
+            continue
+        if not isinstance(envs, list):
+            raise InvalidInputError(
+                f"{what}.environments[{key!r}]: expected a list, got {type(envs).__name__}"
+            )
+        for i, env in enumerate(envs):
+            _environment(env, f"{what}.environments[{key!r}][{i}]")
+    if not _report_fine(value):  # a case the checks above do not name: still refused
+        raise InvalidInputError(f"{what}: a field the store cannot write and read back")
     return value
 
 
