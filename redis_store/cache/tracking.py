@@ -205,19 +205,22 @@ class Tracking:
 
     # -- reading invalidations ---------------------------------------------------------------
     def poll(self) -> None:
-        """Apply every invalidation that has already arrived (non-blocking)."""
+        """Apply every invalidation that has already arrived (non-blocking on the socket).
+
+        The lock is taken even when the sockets look empty: the listener thread may have read
+        an invalidation off a socket and not applied it yet (it holds the lock meanwhile, and
+        may be waiting for the interpreter), and the answer must wait for it."""
         listeners = list(self._listeners.values())
         if not listeners:
             return
-        try:
-            ready, _, _ = select.select(listeners, [], [], 0)
-        except (OSError, ValueError):  # a socket closed under us: the thread reconnects
-            ready = listeners
-        ready += [x for x in listeners if x not in ready and x.pending()]
-        if ready:
-            with self._lock:
-                for listener in ready:
-                    self._drain(listener)
+        with self._lock:
+            try:
+                ready, _, _ = select.select(listeners, [], [], 0)
+            except (OSError, ValueError):  # a socket closed under us: the thread reconnects
+                ready = listeners
+            ready += [x for x in listeners if x not in ready and x.pending()]
+            for listener in ready:
+                self._drain(listener)
 
     def _drain(self, listener: Listener) -> None:
         if self._listeners.get(_key_of(self._listeners, listener)) is not listener:
