@@ -173,10 +173,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--staleness-writes",
         type=_writes,
-        default=1000,
+        default=500,
         metavar="W",
         help="writes per cross-process staleness measurement, for index_report_json and"
-        " manifest_scanned (default: 1000; 0 skips it)",
+        " manifest_scanned (default: 500; 0 skips it)",
     )
     p.add_argument(
         "--previous",

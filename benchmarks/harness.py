@@ -143,6 +143,15 @@ def _scanners_of(reports: Iterable[IndexReport], found: dict[VersionedScanner, N
             found.setdefault(s, None)
 
 
+def workload_scanners(reports: Iterable[IndexReport]) -> list[VersionedScanner]:
+    """Every scanner replay uses for ``reports`` (what the indexer registers up front)."""
+    found: dict[VersionedScanner, None] = {}
+    _scanners_of(reports, found)
+    found.setdefault(replay.DISTRIBUTION_SCANNER, None)
+    found.setdefault(replay.REPOSITORY_SCANNER, None)
+    return list(found)
+
+
 def prepare_workload(
     manifests: int,
     seed: int,
@@ -1029,7 +1038,7 @@ class Options:
     #: whether polling readers decode the reports they read (touch every field)
     poll_decode: bool = False
     #: writes per staleness measurement (0: none)
-    staleness_writes: int = 1000
+    staleness_writes: int = 500
     #: a results file to compare the cache-off store with (None: the built-in figures)
     previous: Path | None = None
     #: extra meta (set by the command line)
@@ -1283,4 +1292,5 @@ __all__ = [
     "read_decoded",
     "run",
     "staleness",
+    "workload_scanners",
 ]

@@ -488,7 +488,7 @@ def _polling_table(doc: dict[str, Any]) -> list[str]:
         return []
     if "error" in poll:
         return [f"Polling phase failed: {poll['error']}", ""]
-    decoded = "every field decoded" if poll.get("decode") else "as returned (not decoded)"
+    decoded = "every field decoded" if poll.get("decode") else "as returned, not decoded"
     lines = [
         f"Polling ({poll['seconds']:g} s a run): reader processes read `index_report` ({decoded})"
         " and `manifest_scanned` of random indexed manifests in a loop while one process"
