@@ -1261,7 +1261,7 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
         "polling": polled,
         "staleness": stale,
         "cache_off_vs_previous": (
-            previous.compare(results["redis-nocache"], before)
+            previous.compare(results["redis-nocache"], before, floor)
             if before is not None and "redis-nocache" in results
             else None
         ),

@@ -16,10 +16,12 @@ from typing import Any, Final
 
 import orjson
 
-#: (topology, manifests) -> manifests/s end to end and median milliseconds by operation.
+#: (topology, manifests) -> manifests/s end to end, the floor's PING beside layer_scanned
+#: (how fast the machine's round trips were) and median milliseconds by operation.
 BUILT_IN: Final[dict[tuple[str, int], dict[str, Any]]] = {
     ("single", 1000): {
         "manifests_per_second": 56.0,
+        "floor_ping_ms": 0.086,
         "medians_ms": {
             "end_to_end": 15.3,
             "index_report": 0.991,
@@ -48,6 +50,7 @@ BUILT_IN: Final[dict[tuple[str, int], dict[str, Any]]] = {
     },
     ("single", 10000): {
         "manifests_per_second": 55.5,
+        "floor_ping_ms": 0.074,
         "medians_ms": {
             "end_to_end": 15.7,
             "index_report": 1.08,
@@ -76,6 +79,7 @@ BUILT_IN: Final[dict[tuple[str, int], dict[str, Any]]] = {
     },
     ("cluster", 1000): {
         "manifests_per_second": 39.0,
+        "floor_ping_ms": 0.082,
         "medians_ms": {
             "end_to_end": 21.4,
             "index_report": 0.918,
@@ -117,6 +121,9 @@ RENAMED: Final = {
 #: microseconds of Python, within the run-to-run noise.
 MIN_COMPARED_MS: Final = 0.02
 
+#: The floor's PING beside layer_scanned, in a run's results.
+PING: Final = "floor: PING"
+
 
 def figures(topology: str, manifests: int, path: Path | None = None) -> dict[str, Any] | None:
     """The previous figures to compare with: from ``path`` (a results file, whose cache-off
@@ -134,16 +141,22 @@ def figures(topology: str, manifests: int, path: Path | None = None) -> dict[str
     if not store:
         return None
     ops = store.get("operations", {})
+    ping = (doc.get("floor") or {}).get(PING, {})
     return {
         "source": f"{path.name} ({name}, N = {doc.get('meta', {}).get('manifests')})",
         "manifests_per_second": store.get("index", {}).get("manifests_per_second"),
+        "floor_ping_ms": ping.get("median_ms"),
         "medians_ms": {k: v["median_ms"] for k, v in ops.items() if v.get("calls")},
     }
 
 
-def compare(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+def compare(
+    now: dict[str, Any], before: dict[str, Any], floor: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Cache-off medians of this run against ``before`` (:func:`figures`): each operation's
-    ratio now / before (above 1: slower now), and the worst of those compared."""
+    ratio now / before (above 1: slower now), and the worst of those compared; with this
+    run's ``floor``, its PING against the previous one's (a machine whose round trips are
+    slower than it was makes every call slower, whatever the store does)."""
     medians = before.get("medians_ms", {})
     rows = []
     for op, summary in now.get("operations", {}).items():
@@ -174,7 +187,18 @@ def compare(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     if rate is not None:
         compared.append(rate["ratio"])
     worst = max(compared, default=None)
-    return {"source": before.get("source"), "rows": rows, "rate": rate, "worst_ratio": worst}
+    ping = None
+    ping_now = ((floor or {}).get(PING) or {}).get("median_ms")
+    if ping_now and before.get("floor_ping_ms"):
+        ping = {"median_ms": ping_now, "previous_median_ms": before["floor_ping_ms"]}
+        ping["ratio"] = ping_now / before["floor_ping_ms"]
+    return {
+        "source": before.get("source"),
+        "rows": rows,
+        "rate": rate,
+        "worst_ratio": worst,
+        "floor_ping": ping,
+    }
 
 
-__all__ = ["BUILT_IN", "MIN_COMPARED_MS", "RENAMED", "compare", "figures"]
+__all__ = ["BUILT_IN", "MIN_COMPARED_MS", "PING", "RENAMED", "compare", "figures"]

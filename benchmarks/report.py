@@ -467,6 +467,12 @@ def _previous_table(doc: dict[str, Any]) -> list[str]:
         "| operation | cache off median | previous median | now / before |",
         "|---|--:|--:|--:|",
     ]
+    ping = prev.get("floor_ping")
+    if ping:
+        lines.append(
+            f"| floor: PING (the machine's round trip, not the store) | {_ms(ping['median_ms'])} |"
+            f" {_ms(ping['previous_median_ms'])} | {_x(ping['ratio'])} |"
+        )
     rate = prev.get("rate")
     if rate:
         lines.append(

@@ -188,8 +188,14 @@ def test_targets_and_markdown() -> None:
 
 def test_three_stores_and_the_previous_round() -> None:
     doc = _doc(redis_ms=0.1, pg_ms=5.0, nocache_ms=1.0)
-    before = {"source": "test", "manifests_per_second": 40.0, "medians_ms": {"index_report": 0.5}}
-    doc["cache_off_vs_previous"] = previous.compare(doc["stores"]["redis-nocache"], before)
+    before = {
+        "source": "test",
+        "manifests_per_second": 40.0,
+        "floor_ping_ms": 0.05,
+        "medians_ms": {"index_report": 0.5},
+    }
+    floor = {"floor: PING": {"calls": 10, "median_ms": 0.1}}
+    doc["cache_off_vs_previous"] = previous.compare(doc["stores"]["redis-nocache"], before, floor)
     prev = doc["cache_off_vs_previous"]
     # index_report (cold, decoded) is compared with the previous index_report: 2x slower;
     # manifests/s 50 against 40 is faster (ratio before / now below 1)
@@ -203,6 +209,8 @@ def test_three_stores_and_the_previous_round() -> None:
     assert "Redis, cache off median" in md and "PG / Redis, cache off" in md
     assert "| index_report (cold, decoded) | 1.00 ms | 500 µs | 2.0x |" in md
     assert "Redis, cache off round trips per manifest" in md
+    assert prev["floor_ping"]["ratio"] == 2.0  # the machine's round trips, shown beside
+    assert "| floor: PING (the machine's round trip, not the store) | 100 µs | 50 µs | 2.0x |" in md
     assert previous.figures("single", 10000) is not None
     assert previous.figures("single", 123) is None
 
