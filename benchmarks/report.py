@@ -675,7 +675,7 @@ def markdown(doc: dict[str, Any]) -> str:
             fams = r["memory"]["families"]
             lines.append(
                 "Redis by key family (per manifest): "
-                + ", ".join(f"{f} {_bytes(v['per_manifest'])}" for f, v in list(fams.items())[:8])
+                + ", ".join(f"{f} {_bytes(v['per_manifest'])}" for f, v in _largest(fams, 8))
             )
             if _on_cluster(doc):
                 lines += _per_primary(r["memory"].get("primaries") or {})
@@ -684,7 +684,7 @@ def markdown(doc: dict[str, Any]) -> str:
             tables = p["storage"]["tables"]
             lines.append(
                 "PostgreSQL by table (per manifest): "
-                + ", ".join(f"{t} {_bytes(v['per_manifest'])}" for t, v in list(tables.items())[:8])
+                + ", ".join(f"{t} {_bytes(v['per_manifest'])}" for t, v in _largest(tables, 8))
             )
         lines.append("")
     # targets
@@ -741,6 +741,12 @@ def _checks_lines(doc: dict[str, Any]) -> list[str]:
     return [lines[0] + ".", ""]
 
 
+def _largest(parts: dict[str, Any], n: int) -> list[tuple[str, Any]]:
+    """The ``n`` largest key families or tables (the results file sorts its keys by name)."""
+    size = "bytes" if all("bytes" in v for v in parts.values()) else "per_manifest"
+    return sorted(parts.items(), key=lambda kv: -(kv[1].get(size) or 0))[:n]
+
+
 def _per_primary(nodes: dict[str, Any]) -> list[str]:
     """How a cluster's memory falls on its primaries: totals and the largest key families."""
     lines = [
@@ -749,7 +755,7 @@ def _per_primary(nodes: dict[str, Any]) -> list[str]:
         "|---|--:|--:|--:|---|",
     ]
     for name, m in nodes.items():
-        fams = ", ".join(f"{f} {_bytes(v['bytes'])}" for f, v in list(m["families"].items())[:4])
+        fams = ", ".join(f"{f} {_bytes(v['bytes'])}" for f, v in _largest(m["families"], 4))
         lines.append(
             f"| {name} | {m['keys']:,} | {_bytes(m['info_delta_bytes'])} |"
             f" {_bytes(m['memory_usage_bytes'])} | {fams} |"
