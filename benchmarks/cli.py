@@ -24,6 +24,36 @@ def _positive(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a comma list of reader counts, not {text!r}") from None
+    if not counts or any(n < 0 for n in counts):
+        raise argparse.ArgumentTypeError(f"reader counts are 0 or more, got {text!r}")
+    return counts
+
+
+def _writes(text: str) -> int:
+    try:
+        n = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
 def _stores(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
     bad = [x for x in names if x not in STORES]
@@ -75,7 +105,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--stores",
         type=_stores,
         default=STORES,
-        help="comma list of stores to measure (default: redis,postgres)",
+        help="comma list of stores to measure: redis (local cache on), redis-nocache (cache"
+        " off, on a private server of its own) and postgres (default: all three)",
     )
     p.add_argument(
         "--out",
@@ -117,6 +148,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="leave CPU placement to the scheduler (default: the benchmark on the first CPU,"
         " the servers on the others)",
     )
+    p.add_argument(
+        "--poll-seconds",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="length of each polling run: readers poll reports while a process indexes new"
+        " manifests (default: 10; 0 skips the phase)",
+    )
+    p.add_argument(
+        "--poll-readers",
+        type=_counts,
+        default=(0, 1, 2, 4),
+        metavar="K,...",
+        help="reader processes of the polling runs, one run per count and store; 0 is the"
+        " indexer alone (default: 0,1,2,4)",
+    )
+    p.add_argument(
+        "--poll-decode",
+        action="store_true",
+        help="polling readers touch every field of the reports they read (default: the"
+        " report as returned; the Redis store decodes it lazily)",
+    )
+    p.add_argument(
+        "--staleness-writes",
+        type=_writes,
+        default=500,
+        metavar="W",
+        help="writes per cross-process staleness measurement, for index_report_json and"
+        " manifest_scanned (default: 500; 0 skips it)",
+    )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a bench-n<N>.json to compare the cache-off store's medians with (default: the"
+        " previous round's figures built in for N = 1000 and 10000)",
+    )
     p.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
     p.add_argument("--json", action="store_true", help="print the JSON results instead of Markdown")
 
@@ -143,6 +212,11 @@ def run_cli(args: argparse.Namespace) -> int:
                 install=args.install,
                 pin=not args.no_pin,
                 chart=not args.no_chart,
+                poll_seconds=args.poll_seconds,
+                poll_readers=args.poll_readers,
+                poll_decode=args.poll_decode,
+                staleness_writes=args.staleness_writes,
+                previous=args.previous,
             )
             docs.append(run(opts))
     except (BenchError, ServerError) as e:

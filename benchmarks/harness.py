@@ -1,31 +1,42 @@
-"""The measurement: both stores through the same calls, side by side, in one run.
+"""The measurement: the stores through the same calls, side by side, in one run.
 
-Each store runs on its own private server; the harness drives them in turn, call for call:
+Each store runs on its own private server; the harness drives them in turn, call for call.
+The contestants: ``redis`` (the Redis store with its local cache on, as it ships),
+``redis-nocache`` (the same store with ``local_cache=False``, on a second private server)
+and ``postgres`` (claircore's schema and statements, :mod:`benchmarks.postgres`).
 
 1. register every scanner of the workload once (what ``libindex.New`` does);
 2. replay claircore's controller call sequence (:func:`redis_store.replay.replay`) for every
    manifest of ``workload.generate(N, seed)``, manifest by manifest, alternating which store
-   goes first, timing each store call through a proxy (the same proxy for both);
+   goes first, timing each store call through a proxy (the same proxy for every store);
 3. Redis memory (``INFO memory`` delta across the indexing, ``MEMORY USAGE`` by key family;
    on a Redis Cluster, for each primary);
-4. the read paths over one sample of manifests and layers: ``index_report``,
-   ``manifest_scanned``, ``layer_scanned``, ``packages_by_layer``, each item asked of every
-   store back to back (and of the Redis floor where one applies: GET + ``orjson.loads`` of
-   the same report's JSON beside ``index_report``, PING beside ``layer_scanned``);
+4. the read paths over one sample of manifests and layers: ``index_report`` (as returned,
+   and fully decoded), ``index_report_json``, ``manifest_scanned``, ``layer_scanned``,
+   ``packages_by_layer``. Each store reads each item twice in a row: *cold* (the local cache
+   emptied just before; a store without one just reads) and *repeat* (the same item again).
+   Every store takes the item back to back (and the Redis floor where one applies: GET +
+   ``orjson.loads`` of the same report's JSON beside ``index_report``, GET beside
+   ``index_report_json``, PING beside ``layer_scanned``);
 5. ``affected_manifests`` one vulnerability at a time over ``workload.sample_vulnerabilities``,
    then batches (Redis: ``affected_manifests_batch``; PostgreSQL: the same number of
    sequential calls, which is what libindex's AffectedManifests does against claircore);
 6. PostgreSQL storage: ``pg_total_relation_size`` of every table after ``VACUUM FULL``;
 7. ``delete_manifests`` of 10% of the manifests, one digest per call;
-8. the rest of the floor: pipelines of SADDs.
+8. the rest of the floor: pipelines of SADDs;
+9. polling (:mod:`benchmarks.polling`): reader processes poll ``index_report`` and
+   ``manifest_scanned`` while one process indexes new manifests, for the Redis store (cache
+   on) and PostgreSQL;
+10. cross-process staleness of the local cache (``scripts/staleness.py``'s ``measure``).
 
-Taking turns in short blocks makes each ratio hold on a noisy machine: both stores see the
+Taking turns in short blocks makes each ratio hold on a noisy machine: every store sees the
 same machine state (on this project's 2-vCPU VM, a round trip costs 35 or 80+ microseconds
 depending on scheduling, for minutes at a time). Redis round trips are counted at the
 connection, as ``tests/test_round_trips.py`` does. Then the stores' answers are compared.
 
-The Redis store runs on one server or (``--redis-topology cluster``) on a private Redis
-Cluster; the contestant is called ``redis`` either way, and the run's ``meta`` says which.
+The Redis stores run on one server each or (``--redis-topology cluster``) on private Redis
+Clusters; the contestants are called ``redis`` and ``redis-nocache`` either way, and the
+run's ``meta`` says which.
 """
 
 from __future__ import annotations
@@ -40,9 +51,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -66,13 +78,28 @@ from redis_store.ops.nodes import primaries, used_memory
 from redis_store.store import RedisStore
 from redis_store.store.connect import client_from_url
 
-STORES = ("redis", "postgres")
+STORES = ("redis", "redis-nocache", "postgres")
+
+#: The Redis contestants: the local cache on (as the store ships), and off.
+REDIS_STORES = ("redis", "redis-nocache")
 
 #: Where the Redis store runs: one server, or a Redis Cluster.
 TOPOLOGIES = ("single", "cluster")
 
-#: Operations measured after indexing, in table order.
-READ_OPS = ("index_report", "manifest_scanned", "layer_scanned", "packages_by_layer")
+#: Reads measured after indexing, in table order; each read cold, then repeated.
+READ_OPS = (
+    "index_report",
+    "index_report_json",
+    "manifest_scanned",
+    "layer_scanned",
+    "packages_by_layer",
+)
+
+#: The two readings of one item: the first after the local cache was emptied, then again.
+READINGS = ("cold", "repeat")
+
+#: Items whose index_report_json answers are compared across stores (each is decoded).
+JSON_COMPARED = 200
 
 
 class BenchError(Exception):
@@ -114,6 +141,15 @@ def _scanners_of(reports: Iterable[IndexReport], found: dict[VersionedScanner, N
                 else replay.DEFAULT_PACKAGE_SCANNER
             )
             found.setdefault(s, None)
+
+
+def workload_scanners(reports: Iterable[IndexReport]) -> list[VersionedScanner]:
+    """Every scanner replay uses for ``reports`` (what the indexer registers up front)."""
+    found: dict[VersionedScanner, None] = {}
+    _scanners_of(reports, found)
+    found.setdefault(replay.DISTRIBUTION_SCANNER, None)
+    found.setdefault(replay.REPOSITORY_SCANNER, None)
+    return list(found)
 
 
 def prepare_workload(
@@ -246,6 +282,9 @@ class Contestant:
     def time(self, op: str, fn: Callable[..., Any], *args: Any) -> Any:
         return self.recorder.time(op, fn, *args)
 
+    def forget(self) -> None:
+        """Empty the store's local cache, if it has one (untimed: before a cold read)."""
+
     def before_index(self) -> None:
         """Called once the scanners are registered, before the first manifest."""
 
@@ -258,6 +297,9 @@ class Contestant:
     def before_delete(self, manifests: int) -> None:
         """Called before the deletes (PostgreSQL measures its storage here)."""
 
+    def after_read(self) -> None:
+        """Called after the read phase."""
+
     def close(self) -> None:
         self.store.close()
 
@@ -265,15 +307,50 @@ class Contestant:
 class RedisContestant(Contestant):
     name = "redis"
 
-    def __init__(self, url: str, trips: RoundTrips, namespace: str = "bench") -> None:
-        super().__init__(RedisStore(client_from_url(url), namespace=namespace), trips)
+    def __init__(
+        self,
+        url: str,
+        trips: RoundTrips,
+        namespace: str = "bench",
+        *,
+        name: str = "redis",
+        local_cache: bool = True,
+        shared_server: bool = False,
+    ) -> None:
+        self.name = name
+        store = RedisStore(client_from_url(url), namespace=namespace, local_cache=local_cache)
+        super().__init__(store, trips)
         #: a client of its own (a cluster client on a cluster) for memory and settling
         self.client = client_from_url(url)
         self.namespace = namespace
+        self.url = url
         self.used_before: dict[str, int] = {}
+        #: another contestant writes to the same server: INFO deltas hold both stores' data
+        self.shared_server = shared_server
+        self.result["local_cache"] = local_cache
+
+    def forget(self) -> None:
+        cache = self.store.cache
+        if cache is not None:
+            cache.clear()
+
+    def cache_result(self, when: str) -> None:
+        """Record what the local cache did so far, and its state, under ``cache.<when>``."""
+        state = self.store.local_cache
+        stats = vars(self.store.cache_stats())
+        out = self.result.setdefault("cache", {})
+        out[when] = {"state": state.state, "reason": state.reason, **stats}
 
     def before_index(self) -> None:
+        from tests.support.cache import start_cache
+
         self.used_before = used_memory(self.client)
+        # the listener starts on the first cacheable read otherwise: indexing runs with the
+        # cache live from the first manifest
+        start_cache(self.store)
+
+    def after_read(self) -> None:
+        self.cache_result("after_reads")
 
     def settle(self, timeout: float = 600.0) -> None:
         """Rewrite the AOF of every primary now and wait for it, so that no rewrite (a forked
@@ -305,6 +382,7 @@ class RedisContestant(Contestant):
         self.settle()
 
     def after_index(self, manifests: int) -> None:
+        self.cache_result("after_index")
         self.settle()
         after = used_memory(self.client)
         usage: Counter[str] = Counter()
@@ -338,6 +416,7 @@ class RedisContestant(Contestant):
                 for f, _ in usage.most_common()
             },
             "primaries": per_node,
+            "server_shared": self.shared_server,
         }
 
     def _memory_usage(self, node: Any) -> tuple[Counter[str], Counter[str]]:
@@ -357,6 +436,7 @@ class RedisContestant(Contestant):
         return usage, count
 
     def close(self) -> None:
+        self.cache_result("at_end")
         self.store.close()
         self.client.close()
 
@@ -395,6 +475,7 @@ class Floor:
     """Raw redis-py round trips on the Redis server, timed beside the stores' calls."""
 
     GET = "floor: GET + orjson.loads (report JSON)"
+    GET_RAW = "floor: GET (report JSON)"
     PING = "floor: PING"
     PING_LOOP = "floor: PING, back to back (warm loop)"
     PIPE = 100
@@ -415,6 +496,9 @@ class Floor:
 
     def get_decode(self, key: str) -> Any:
         return orjson.loads(self.client.get(key))
+
+    def get(self, key: str) -> Any:
+        return self.client.get(key)
 
     def sadds(self, j: int) -> Any:
         pipe = self.client.pipeline(transaction=False)
@@ -440,8 +524,9 @@ def _rotate(items: Sequence[T], k: int) -> list[T]:
     return [*items[k:], *items[:k]]
 
 
-#: One timed call: (recorder, operation name, function, arguments).
-Call = tuple[Recorder, str, Callable[..., Any], tuple[Any, ...]]
+#: One participant's turn at one item: a call that times itself (its recorder and operation
+#: are bound in), returning what it read.
+Call = Callable[[], Any]
 
 
 #: Calls made on one store before the next store takes over, in the interleaved phases.
@@ -464,12 +549,53 @@ def _interleaved(
         width = len(rounds[first])
         for i in _rotate(list(range(width)), b):
             for j in part:
-                rec, op, fn, args = rounds[j][i]
-                out[j][i] = rec.time(op, fn, *args)
+                out[j][i] = rounds[j][i]()
         done += len(part)
         progress.update(what, done, len(rounds))
     progress.clear()
     return out
+
+
+def _timed(c: Contestant, op: str, fn: Callable[..., Any], *args: Any) -> Call:
+    """One timed call of a contestant, as a round's call."""
+    return partial(c.time, op, fn, *args)
+
+
+def _cold_and_repeat(
+    c: Contestant, op: str, fn: Callable[..., Any], *args: Any, label: str = ""
+) -> tuple[Any, Any]:
+    """Read one item twice: cold (the local cache emptied first, untimed), then again;
+    recorded as ``op (cold<label>)`` and ``op (repeat<label>)``."""
+    c.forget()
+    first = c.time(f"{op} (cold{label})", fn, *args)
+    again = c.time(f"{op} (repeat{label})", fn, *args)
+    return first, again
+
+
+def read_decoded(store: Any, digest: Any) -> IndexReport | None:
+    """``index_report`` with every field decoded, as a caller that reads the report pays
+    (the Redis store returns a report decoded on first attribute access)."""
+    report: IndexReport | None = store.index_report(digest)
+    if report is not None:
+        _ = report.packages  # the first access decodes every field
+    return report
+
+
+def _report_reads(c: Contestant, digest: Any) -> tuple[Any, ...]:
+    """index_report cold and repeat as returned, then cold and repeat fully decoded."""
+    lazy = _cold_and_repeat(c, "index_report", c.store.index_report, digest)
+    decoded = _cold_and_repeat(
+        c, "index_report", partial(read_decoded, c.store), digest, label=", decoded"
+    )
+    return (*lazy, *decoded)
+
+
+def _pairs(c: Contestant, op: str, fn: Callable[..., Any], *args: Any) -> Call:
+    return partial(_cold_and_repeat, c, op, fn, *args)
+
+
+def _differ(values: Sequence[Any]) -> bool:
+    return any(v != values[0] for v in values[1:])
 
 
 def measure(
@@ -481,7 +607,7 @@ def measure(
     floor_calls: int,
     progress: Progress,
 ) -> dict[str, Any] | None:
-    """Every phase, with the stores' calls interleaved so that both see the same machine.
+    """Every phase, with the stores' calls interleaved so that all see the same machine.
 
     Indexing alternates store by store, manifest by manifest; each read, AffectedManifests
     call and delete is made on every store (and on the floor, where one applies) back to back
@@ -517,35 +643,51 @@ def measure(
     for c in cs:
         c.after_index(n)
 
-    # -- read paths ---------------------------------------------------------------------
+    # -- read paths: each item cold, then again -------------------------------------------
     sample = [wl.kept[i] for i in wl.read_sample]
     keys = floor.load(sample) if floor is not None else []
     for c in cs:
         c.settle()  # the floor's reports grew the AOF: rewrite it now, not mid-phase
     rounds: list[list[Call]] = []
     for j, r in enumerate(sample):
-        calls: list[Call] = [
-            (c.recorder, "index_report", c.store.index_report, (r.hash,)) for c in cs
-        ]
+        calls: list[Call] = [partial(_report_reads, c, r.hash) for c in cs]
         if floor is not None:
-            calls.append((floor.recorder, Floor.GET, floor.get_decode, (keys[j],)))
+            calls.append(partial(floor.recorder.time, Floor.GET, floor.get_decode, keys[j]))
         rounds.append(calls)
     got = _interleaved("index_report", rounds, progress)
+    mismatches: list[dict[str, int]] = [{} for _ in cs]
     for i, c in enumerate(cs):
         c.answers["index_report"] = {
-            str(r.hash): canonical_report(g[i]) for r, g in zip(sample, got, strict=True)
+            str(r.hash): canonical_report(g[i][0]) for r, g in zip(sample, got, strict=True)
         }
         c.answers["original"] = {str(r.hash): canonical_report(r) for r in sample}
+        mismatches[i]["index_report"] = sum(_differ(g[i]) for g in got)
+    del got
+
+    rounds = []
+    for j, r in enumerate(sample):
+        calls = [_pairs(c, "index_report_json", c.store.index_report_json, r.hash) for c in cs]
+        if floor is not None:
+            calls.append(partial(floor.recorder.time, Floor.GET_RAW, floor.get, keys[j]))
+        rounds.append(calls)
+    got = _interleaved("index_report_json", rounds, progress)
+    for i, c in enumerate(cs):
+        c.answers["index_report_json"] = {
+            str(r.hash): canonical_report(
+                None if g[i][0] is None else IndexReport.from_json(g[i][0])
+            )
+            for r, g in zip(sample[:JSON_COMPARED], got, strict=False)
+        }
+        mismatches[i]["index_report_json"] = sum(_differ(g[i]) for g in got)
+        c.result.setdefault("reads", {})["index_report_json_missing"] = sum(
+            g[i][0] is None for g in got
+        )
+    del got
 
     plans = [replay.plan(r) for r in sample]
     rounds = [
         [
-            (
-                c.recorder,
-                "manifest_scanned",
-                c.store.manifest_scanned,
-                (p.manifest.hash, p.scanners),
-            )
+            _pairs(c, "manifest_scanned", c.store.manifest_scanned, p.manifest.hash, p.scanners)
             for c in cs
         ]
         for p in plans
@@ -556,9 +698,9 @@ def measure(
     picks = [(rng.choice(p.manifest.layers), rng.choice(p.scanners)) for p in plans]
     rounds = []
     for layer, s in picks:
-        calls = [(c.recorder, "layer_scanned", c.store.layer_scanned, (layer, s)) for c in cs]
+        calls = [_pairs(c, "layer_scanned", c.store.layer_scanned, layer, s) for c in cs]
         if floor is not None:
-            calls.append((floor.recorder, Floor.PING, floor.client.ping, ()))
+            calls.append(partial(floor.recorder.time, Floor.PING, floor.client.ping))
         rounds.append(calls)
     layer_flags = _interleaved("layer_scanned", rounds, progress)
 
@@ -566,31 +708,38 @@ def measure(
     layers = layers[: len(sample)]
     pkg_scanners = [s for s in wl.scanners if s.kind == "package"]
     rounds = [
-        [
-            (c.recorder, "packages_by_layer", c.store.packages_by_layer, (layer, pkg_scanners))
-            for c in cs
-        ]
+        [_pairs(c, "packages_by_layer", c.store.packages_by_layer, layer, pkg_scanners) for c in cs]
         for layer in layers
     ]
     by_layer = _interleaved("packages_by_layer", rounds, progress)
     for i, c in enumerate(cs):
         c.answers["packages_by_layer"] = {
-            str(layer): canonical_packages(g[i]) for layer, g in zip(layers, by_layer, strict=True)
+            str(layer): canonical_packages(g[i][0])
+            for layer, g in zip(layers, by_layer, strict=True)
         }
-        c.result["reads"] = {
-            "manifests": len(sample),
-            "manifest_scanned_true": sum(bool(g[i]) for g in scanned),
-            "layer_scanned_true": sum(bool(g[i]) for g in layer_flags),
-            "layers": len(layers),
-            "package_artifacts": sum(len(g[i]) for g in by_layer),
-            "index_report_by_size": _by_size(c.recorder.ops["index_report"].seconds, sample),
-        }
+        mismatches[i]["manifest_scanned"] = sum(_differ(g[i]) for g in scanned)
+        mismatches[i]["layer_scanned"] = sum(_differ(g[i]) for g in layer_flags)
+        mismatches[i]["packages_by_layer"] = sum(_differ(g[i]) for g in by_layer)
+        c.result.setdefault("reads", {}).update(
+            {
+                "manifests": len(sample),
+                "manifest_scanned_true": sum(bool(g[i][0]) for g in scanned),
+                "layer_scanned_true": sum(bool(g[i][0]) for g in layer_flags),
+                "layers": len(layers),
+                "package_artifacts": sum(len(g[i][0]) for g in by_layer),
+                "index_report_by_size": _by_size(
+                    c.recorder.ops["index_report (repeat, decoded)"].seconds, sample
+                ),
+                # a repeat that answered otherwise than the cold read of the same item
+                "repeat_mismatches": mismatches[i],
+            }
+        )
+        c.after_read()
 
     # -- AffectedManifests ----------------------------------------------------------------
     vulns = wl.vulnerabilities
     rounds = [
-        [(c.recorder, "affected_manifests", c.store.affected_manifests, (v,)) for c in cs]
-        for v in vulns
+        [_timed(c, "affected_manifests", c.store.affected_manifests, v) for c in cs] for v in vulns
     ]
     affected = _interleaved("affected_manifests", rounds, progress)
     batch = vulns[:batch_size]
@@ -624,8 +773,7 @@ def measure(
         c.before_delete(n)
     doomed = [wl.digests[i] for i in wl.delete_sample]
     rounds = [
-        [(c.recorder, "delete_manifests", c.store.delete_manifests, (d,)) for c in cs]
-        for d in doomed
+        [_timed(c, "delete_manifests", c.store.delete_manifests, d) for c in cs] for d in doomed
     ]
     deleted = _interleaved("delete_manifests", rounds, progress)
     for i, c in enumerate(cs):
@@ -785,16 +933,17 @@ def versions(redis_url: str | None, pg_dsn: str | None) -> dict[str, Any]:
     return out
 
 
-def compare(answers: dict[str, dict[str, Any]], wl: Workload) -> dict[str, Any]:
-    """Do the stores answer alike (and like the workload's own reports)?"""
-    out: dict[str, Any] = {}
-    if "redis" not in answers or "postgres" not in answers:
-        return out
-    r, p = answers["redis"], answers["postgres"]
+def _compare_pair(r: dict[str, Any], p: dict[str, Any], wl: Workload) -> dict[str, Any]:
+    """Does one Redis store answer as PostgreSQL does?"""
     diff_reports = [
         d for d in r["index_report"] if r["index_report"][d] != p["index_report"].get(d)
     ]
     vs_original = [d for d in p["index_report"] if p["index_report"][d] != p["original"][d]]
+    diff_json = [
+        d
+        for d in r["index_report_json"]
+        if r["index_report_json"][d] != p["index_report_json"].get(d)
+    ]
     diff_layers = [
         x
         for x in r["packages_by_layer"]
@@ -803,11 +952,13 @@ def compare(answers: dict[str, dict[str, Any]], wl: Workload) -> dict[str, Any]:
     diff_aff = [
         i for i, (a, b) in enumerate(zip(r["affected"], p["affected"], strict=True)) if a != b
     ]
-    out = {
+    out: dict[str, Any] = {
         "index_report_compared": len(r["index_report"]),
         "index_report_mismatches": len(diff_reports),
         "index_report_mismatch_examples": diff_reports[:5],
         "postgres_vs_workload_report_mismatches": len(vs_original),
+        "index_report_json_compared": len(r["index_report_json"]),
+        "index_report_json_mismatches": len(diff_json),
         "packages_by_layer_compared": len(r["packages_by_layer"]),
         "packages_by_layer_mismatches": len(diff_layers),
         "affected_compared": len(r["affected"]),
@@ -823,8 +974,39 @@ def compare(answers: dict[str, dict[str, Any]], wl: Workload) -> dict[str, Any]:
         "affected_batch_equal": r["batch"] == p["batch"],
     }
     out["all_equal"] = (
-        not diff_reports and not diff_layers and not diff_aff and out["affected_batch_equal"]
+        not diff_reports
+        and not diff_json
+        and not diff_layers
+        and not diff_aff
+        and out["affected_batch_equal"]
     )
+    return out
+
+
+def compare(
+    answers: dict[str, dict[str, Any]], wl: Workload, results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Do the stores answer alike (and like the workload's own reports), and does each
+    answer a repeated read as it answered the first?
+
+    The top level compares ``redis`` with ``postgres`` (as earlier rounds did); the cache-off
+    store's comparison is under ``redis-nocache``; ``all_equal`` covers both, and the
+    repeats of every store."""
+    out: dict[str, Any] = {}
+    p = answers.get("postgres")
+    if p is None:
+        return out
+    pairs = {name: _compare_pair(answers[name], p, wl) for name in REDIS_STORES if name in answers}
+    if not pairs:
+        return out
+    out.update(pairs.get("redis", {}))
+    out.update({name: v for name, v in pairs.items() if name != "redis"})
+    repeats = {
+        name: sum((res.get("reads", {}).get("repeat_mismatches") or {}).values())
+        for name, res in results.items()
+    }
+    out["repeat_mismatches"] = repeats
+    out["all_equal"] = all(v["all_equal"] for v in pairs.values()) and not any(repeats.values())
     return out
 
 
@@ -849,11 +1031,88 @@ class Options:
     pin: bool = True
     chart: bool = True
     progress: bool | None = None
+    #: seconds of each polling run (0: no polling phase)
+    poll_seconds: float = 10.0
+    #: reader processes of the polling runs, one run per count (0: the indexer alone)
+    poll_readers: tuple[int, ...] = (0, 1, 2, 4)
+    #: whether polling readers decode the reports they read (touch every field)
+    poll_decode: bool = False
+    #: writes per staleness measurement (0: none)
+    staleness_writes: int = 500
+    #: a results file to compare the cache-off store with (None: the built-in figures)
+    previous: Path | None = None
+    #: extra meta (set by the command line)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _redis_contestants(
+    opts: Options,
+    stack: ExitStack,
+    first_url: str | None,
+    trips: RoundTrips,
+    server_cpus: set[int] | None,
+) -> dict[str, RedisContestant]:
+    """The Redis contestants asked for. The first runs on the server the run started (or
+    ``--redis-url``); the second on a private server (cluster) of its own, so that each
+    store's memory is its own, or with ``--redis-url`` on the same one under its own
+    namespace (the INFO memory deltas then hold both stores' data)."""
+    from tests.support.servers import start_cluster, start_redis
+
+    out: dict[str, RedisContestant] = {}
+    wanted = [s for s in REDIS_STORES if s in opts.stores]
+    for k, name in enumerate(wanted):
+        url, namespace, shared = first_url, "bench", False
+        if k > 0:
+            if opts.redis_url is not None:
+                url, namespace, shared = opts.redis_url, f"bench-{name}", True
+                out[wanted[0]].shared_server = True
+            elif opts.redis_topology == "cluster":
+                second_cluster = start_cluster(
+                    opts.cluster_masters, 0, aof=True, stop_timeout=30.0, cpus=server_cpus
+                )
+                stack.callback(second_cluster.stop)
+                url = second_cluster.url
+            else:
+                server = start_redis(aof=True, timeout=20.0, stop_timeout=30.0, cpus=server_cpus)
+                stack.callback(server.stop)
+                url = server.url
+        assert url is not None
+        c = RedisContestant(
+            url,
+            trips,
+            namespace,
+            name=name,
+            local_cache=name == "redis",
+            shared_server=shared,
+        )
+        c.batches = opts.batches
+        out[name] = c
+    return out
+
+
+def _guarded(what: str, progress: Progress, fn: Callable[[], Any]) -> Any:
+    """An added phase that fails leaves its error in the results, not a lost run."""
+    try:
+        return fn()
+    except Exception as e:
+        progress.clear()
+        progress.note(f"{what} failed: {type(e).__name__}: {e}")
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+def staleness(url: str, writes: int) -> dict[str, Any]:
+    """``scripts/staleness.py``'s measurement for both reads it knows, on ``url``."""
+    from scripts.staleness import measure as measure_staleness
+
+    return {
+        read: measure_staleness(url, writes, read)
+        for read in ("index_report_json", "manifest_scanned")
+    }
 
 
 def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
     """One benchmark at one N: start servers, measure every store, write the result files."""
-    from benchmarks import report
+    from benchmarks import polling, previous, report
     from tests.support.servers import servers
 
     log = log or sys.stderr
@@ -865,6 +1124,9 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             raise BenchError(
                 "the PostgreSQL baseline needs psycopg: pip install 'redis-store[bench]'"
             ) from None
+    before = None
+    if "redis-nocache" in opts.stores:
+        before = previous.figures(opts.redis_topology, opts.manifests, opts.previous)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t_run = time.perf_counter()
     progress.note(f"N={opts.manifests}: generating the workload (seed {opts.seed})")
@@ -880,46 +1142,48 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
     gc.collect()
     gc.freeze()
     client_cpus, server_cpus = _cpu_split() if opts.pin else (None, None)
-    need_redis = "redis" in opts.stores and opts.redis_url is None
+    need_redis = any(s in opts.stores for s in REDIS_STORES) and opts.redis_url is None
     need_pg = "postgres" in opts.stores and opts.postgres_dsn is None
     results: dict[str, Any] = {}
     answers: dict[str, dict[str, Any]] = {}
     floor: dict[str, Any] | None = None
-    previous = os.sched_getaffinity(0) if client_cpus else None
+    polled: dict[str, Any] | None = None
+    stale: dict[str, Any] | None = None
+    affinity_before = os.sched_getaffinity(0) if client_cpus else None
     cluster = opts.redis_topology == "cluster"
-    with (
-        servers(
-            postgres=need_pg,
-            redis=need_redis,
-            install=opts.install,
-            cpus=server_cpus,
-            cluster_masters=opts.cluster_masters if cluster else 0,
-        ) as srv,
-        _affinity(client_cpus),
-    ):
-        redis_url = opts.redis_url or srv.redis_url
+    with ExitStack() as stack:
+        srv = stack.enter_context(
+            servers(
+                postgres=need_pg,
+                redis=need_redis,
+                install=opts.install,
+                cpus=server_cpus,
+                cluster_masters=opts.cluster_masters if cluster else 0,
+            )
+        )
+        first_url = opts.redis_url or srv.redis_url
         pg_dsn = opts.postgres_dsn or (srv.postgres.dsn if srv.postgres else None)
         trips = RoundTrips()
+        redis_cs = _redis_contestants(opts, stack, first_url, trips, server_cpus)
+        stack.enter_context(_affinity(client_cpus))
         contestants: list[Contestant] = []
         floor_probe: Floor | None = None
         try:
             for name in opts.stores:
-                if name == "redis":
-                    assert redis_url is not None
-                    c: Contestant = RedisContestant(redis_url, trips)
-                    c.batches = opts.batches
+                if name in redis_cs:
+                    contestants.append(redis_cs[name])
                 else:
                     assert pg_dsn is not None
-                    c = PostgresContestant(pg_dsn)
+                    c: Contestant = PostgresContestant(pg_dsn)
                     c.batches = opts.postgres_batches
-                contestants.append(c)
-            if redis_url is not None:
-                floor_probe = Floor(redis_url)
+                    contestants.append(c)
+            if first_url is not None:
+                floor_probe = Floor(first_url)
             progress.note(
-                f"N={opts.manifests}: {' and '.join(opts.stores)} side by side"
+                f"N={opts.manifests}: {', '.join(opts.stores)} side by side"
                 f"{' with the Redis floor' if floor_probe else ''}"
             )
-            with trips.counting() if "redis" in opts.stores else _nothing():
+            with trips.counting() if redis_cs else _nothing():
                 floor = measure(
                     contestants,
                     wl,
@@ -934,7 +1198,33 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
         for c in contestants:
             results[c.name] = c.result
             answers[c.name] = c.answers
-        vers = versions(redis_url, pg_dsn)
+        redis_url = redis_cs["redis"].url if "redis" in redis_cs else None
+
+        # -- polling, then staleness (each store closed: these run in processes of their own)
+        targets = []
+        if redis_url is not None:
+            targets.append(polling.Target("redis", redis_url, "bench"))
+        if pg_dsn is not None:
+            targets.append(polling.Target("postgres", pg_dsn))
+        if opts.poll_seconds > 0 and opts.poll_readers and targets:
+            doomed = set(wl.delete_sample)
+            indexed = [d for i, d in enumerate(wl.digests) if i not in doomed]
+            settings = polling.PollOptions(
+                seconds=opts.poll_seconds,
+                readers=opts.poll_readers,
+                decode=opts.poll_decode,
+                seed=opts.seed,
+            )
+            polled = _guarded(
+                "polling",
+                progress,
+                lambda: polling.run(targets, indexed, wl.scanners, settings, progress),
+            )
+        if opts.staleness_writes > 0 and redis_url is not None:
+            url = redis_url
+            progress.note(f"staleness: {opts.staleness_writes} writes per read")
+            stale = _guarded("staleness", progress, lambda: staleness(url, opts.staleness_writes))
+        vers = versions(first_url, pg_dsn)
     gc.unfreeze()
     doc: dict[str, Any] = {
         "meta": {
@@ -949,6 +1239,10 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             "stores": list(opts.stores),
             "redis_topology": opts.redis_topology,
             "cluster_masters": opts.cluster_masters if cluster else None,
+            "poll_seconds": opts.poll_seconds,
+            "poll_readers": list(opts.poll_readers),
+            "poll_decode": opts.poll_decode,
+            "staleness_writes": opts.staleness_writes,
             "started": started,
             "run_seconds": time.perf_counter() - t_run,
             "machine": machine_info(),
@@ -957,13 +1251,21 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
             "cpus": {
                 "client": sorted(client_cpus) if client_cpus else None,
                 "servers": sorted(server_cpus) if server_cpus else None,
-                "before": sorted(previous) if previous else None,
+                "before": sorted(affinity_before) if affinity_before else None,
             },
+            **opts.notes,
         },
         "workload": wl.stats,
         "stores": results,
         "floor": floor,
-        "checks": compare(answers, wl),
+        "polling": polled,
+        "staleness": stale,
+        "cache_off_vs_previous": (
+            previous.compare(results["redis-nocache"], before, floor)
+            if before is not None and "redis-nocache" in results
+            else None
+        ),
+        "checks": compare(answers, wl, results),
     }
     doc["targets"] = report.targets(doc)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -973,6 +1275,9 @@ def run(opts: Options, *, log: TextIO | None = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "READINGS",
+    "READ_OPS",
+    "REDIS_STORES",
     "STORES",
     "TOPOLOGIES",
     "BenchError",
@@ -984,5 +1289,8 @@ __all__ = [
     "canonical_report",
     "measure",
     "prepare_workload",
+    "read_decoded",
     "run",
+    "staleness",
+    "workload_scanners",
 ]

@@ -677,6 +677,14 @@ class PostgresStore:
             return None
         return IndexReport.from_json(row[0])
 
+    def index_report_json(self, manifest: Digest | str) -> bytes | None:
+        """The stored report's JSON (``indexreport.scan_result`` as PostgreSQL writes
+        ``jsonb`` out as text), or None, without building any object."""
+        row = self.conn.execute(_INDEX_REPORT, (str(manifest),)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return bytes(row[0])
+
     # -- layers ----------------------------------------------------------------------------
     def set_layer_scanned(self, layer: Layer | Digest | str, scanner: Any) -> None:
         sid = self._scanner_id(scanner)

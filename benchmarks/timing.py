@@ -66,6 +66,7 @@ class OpSamples:
         if self.trips:
             out["round_trips_median"] = statistics.median(self.trips)
             out["round_trips_max"] = max(self.trips)
+            out["round_trips_total"] = sum(self.trips)
         return out
 
 

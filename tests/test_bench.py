@@ -2,10 +2,13 @@
 Redis as one server and as a Redis Cluster.
 
 This is the baseline's correctness check: the PostgreSQL store built to claircore's schema
-must answer ``index_report``, ``packages_by_layer`` and ``affected_manifests`` exactly as the
-Redis store does for the same workload, and the result files must be written. Timings are not
-asserted. Without the ``initdb``/``postgres``/``redis-server`` binaries (or without psycopg and
-matplotlib, the ``bench`` extra) the tests skip; with ``CI=true`` they must run.
+must answer ``index_report``, ``index_report_json``, ``packages_by_layer`` and
+``affected_manifests`` exactly as the Redis store does (local cache on and off) for the same
+workload, a repeated read must answer as the first did, the polling and staleness phases must
+produce their figures (briefly: 0.3 s of polling per store, three staleness writes), and the
+result files must be written. Timings are not asserted. Without the
+``initdb``/``postgres``/``redis-server`` binaries (or without psycopg and matplotlib, the
+``bench`` extra) the tests skip; with ``CI=true`` they must run.
 """
 
 from __future__ import annotations
@@ -54,7 +57,15 @@ def _smoke_run(out: Path, **options: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
     out = tmp_path_factory.mktemp("bench-results")
-    yield _smoke_run(out, vulnerabilities=200, batch_size=100, floor_calls=50), out
+    options: dict[str, Any] = dict(
+        vulnerabilities=200,
+        batch_size=100,
+        floor_calls=50,
+        poll_seconds=0.3,
+        poll_readers=(1,),
+        staleness_writes=3,
+    )
+    yield _smoke_run(out, **options), out
 
 
 @pytest.mark.slow
@@ -71,8 +82,13 @@ def test_postgres_store_answers_like_the_redis_store(
     assert checks["affected_compared"] == 200
     assert checks["affected_mismatches"] == 0, checks["affected_mismatch_examples"]
     assert checks["affected_batch_equal"]
+    assert checks["index_report_json_compared"] == 20
+    assert checks["index_report_json_mismatches"] == 0
+    nocache = checks["redis-nocache"]
+    assert nocache["all_equal"] and nocache["index_report_compared"] == 20
+    assert checks["repeat_mismatches"] == {"redis": 0, "redis-nocache": 0, "postgres": 0}
     assert checks["all_equal"]
-    for name in ("redis", "postgres"):
+    for name in ("redis", "redis-nocache", "postgres"):
         store = doc["stores"][name]
         # the sample hits manifests (not a vacuous comparison) and nothing was undecided
         assert store["affected"]["manifests_per_vulnerability"] > 0
@@ -92,17 +108,46 @@ def test_results_are_written(bench_run: tuple[dict[str, Any], Path]) -> None:
         assert path.parent == out
         assert path.stat().st_size > 0
     md = (out / "bench-n20.md").read_text()
-    assert "| index_report |" in md and "PG / Redis" in md
+    assert "| index_report (repeat) |" in md and "PG / Redis" in md
+    assert "Where indexing time goes" in md and "Redis, cache off ms per manifest" in md
     assert (out / "latency-vs-n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = doc["meta"]
     assert meta["versions"]["redis_settings"]["appendfsync"] == "everysec"
     assert meta["versions"]["postgresql_settings"]["fsync"] == "on"
     assert meta["versions"]["postgresql_settings"]["synchronous_commit"] == "on"
     ops = doc["stores"]["redis"]["operations"]
-    # round trips counted at the connection: one per read, two per AffectedManifests call
-    assert ops["index_report"]["round_trips_median"] == 1
+    # round trips counted at the connection: one per read, none for a read the local cache
+    # answers, two per AffectedManifests call
+    assert ops["index_report (cold)"]["round_trips_median"] == 1
+    assert ops["index_report (repeat)"]["round_trips_median"] == 0
+    assert ops["layer_scanned (repeat)"]["round_trips_median"] == 0
     assert ops["affected_manifests_batch(100)"]["round_trips_median"] == 2
-    assert {t["target"] for t in doc["targets"]} >= {"affected_manifests (median)"}
+    off = doc["stores"]["redis-nocache"]["operations"]
+    assert off["index_report (repeat)"]["round_trips_median"] == 1
+    assert doc["stores"]["redis"]["cache"]["after_index"]["state"] == "live"
+    assert doc["stores"]["redis-nocache"]["cache"]["at_end"]["state"] == "off"
+    assert {t["target"] for t in doc["targets"]} >= {
+        "affected_manifests (median)",
+        "layer_scanned (repeat) (median)",
+        "cross-process staleness, manifest_scanned (p99)",
+    }
+
+
+@pytest.mark.slow
+def test_polling_and_staleness_phases(bench_run: tuple[dict[str, Any], Path]) -> None:
+    doc, out = bench_run
+    runs = doc["polling"]["runs"]
+    assert [(r["store"], r["readers"]) for r in runs] == [("redis", 1), ("postgres", 1)]
+    for r in runs:
+        assert r["reads"] > 0 and r["reads_per_second"] > 0
+        assert r["read"]["p50_ms"] > 0 and r["by_read"]["manifest_scanned"]["reads"] > 0
+        assert r["indexer"]["manifests"] > 0 and r["indexer"]["manifests_per_second"] > 0
+    assert runs[0]["cache"]["hits"] > 0
+    for read in ("index_report_json", "manifest_scanned"):
+        s = doc["staleness"][read]
+        assert s["writes"] == 3 and 0 <= s["median_us"] <= s["p99_us"] <= s["max_us"]
+    md = (out / "bench-n20.md").read_text()
+    assert "indexer manifests/s" in md and "Cross-process staleness" in md
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +189,16 @@ def cluster_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[dict[str, Any], Path]]:
     out = tmp_path_factory.mktemp("bench-cluster")
-    options = dict(vulnerabilities=100, batch_size=50, floor_calls=20, chart=False)
+    options: dict[str, Any] = dict(
+        vulnerabilities=100,
+        batch_size=50,
+        floor_calls=20,
+        chart=False,
+        # the cache-off store, polling and staleness are covered on one server above
+        stores=("redis", "postgres"),
+        poll_seconds=0,
+        staleness_writes=0,
+    )
     yield _smoke_run(out, redis_topology="cluster", **options), out
 
 
@@ -158,7 +212,7 @@ def test_cluster_run_answers_alike_and_reports_each_primary(
     assert doc["checks"]["all_equal"], doc["checks"]
     redis = doc["stores"]["redis"]
     assert redis["index"]["manifests_per_second"] > 0
-    assert redis["operations"]["index_report"]["median_ms"] > 0
+    assert redis["operations"]["index_report (cold)"]["median_ms"] > 0
     assert redis["delete"]["verified_gone"] == redis["delete"]["verified_of"]
     memory = redis["memory"]
     nodes = memory["primaries"]
