@@ -116,6 +116,18 @@ def plan(report: IndexReport) -> ReplayPlan:
     return ReplayPlan(report, manifest, list(scanners), layers)
 
 
+def _scan(p: ReplayPlan, store: Any, layer: Layer, s: VersionedScanner) -> None:
+    """What scanner ``s`` found in ``layer``, written, then the layer marked scanned."""
+    found = p.layers[layer.hash]
+    if s.kind == "package":
+        store.index_packages(found.packages.get(s, []), layer, s)
+    elif s == DISTRIBUTION_SCANNER:
+        store.index_distributions(found.distributions, layer, s)
+    elif s == REPOSITORY_SCANNER:
+        store.index_repositories(found.repositories, layer, s)
+    store.set_layer_scanned(layer, s)
+
+
 def _coalesce(p: ReplayPlan, store: Any, work: IndexReport) -> None:
     """Rebuild the report from what the store returns per layer, with the store's IDs."""
     pkg_scanners = [s for s in p.scanners if s.kind == "package"]
@@ -226,20 +238,21 @@ def replay(
     step("FetchLayers")
     # ScanLayers
     for layer in m.layers:
-        found = p.layers[layer.hash]
         for s in scanners:
-            if store.layer_scanned(layer, s):
-                continue
-            if s.kind == "package":
-                store.index_packages(found.packages.get(s, []), layer, s)
-            elif s == DISTRIBUTION_SCANNER:
-                store.index_distributions(found.distributions, layer, s)
-            elif s == REPOSITORY_SCANNER:
-                store.index_repositories(found.repositories, layer, s)
-            store.set_layer_scanned(layer, s)
+            if not store.layer_scanned(layer, s):
+                _scan(p, store, layer, s)
     step("ScanLayers")
     # Coalesce
-    _coalesce(p, store, work)
+    try:
+        _coalesce(p, store, work)
+    except KeyError:
+        # A layer is marked scanned without all it holds: what its scan wrote was lost (a
+        # server restarted from a log that missed its last writes, while the marker written
+        # after the restart stayed). Scanning is idempotent: scan those layers again.
+        for layer in m.layers:
+            for s in scanners:
+                _scan(p, store, layer, s)
+        _coalesce(p, store, work)
     step("Coalesce")
     store.index_manifest(work)
     step("IndexManifest")

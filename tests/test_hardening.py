@@ -132,6 +132,37 @@ def test_a_data_loss_inside_a_replay_breaks_no_later_replay(server: RedisServer,
     assert ops.check(store) == []
 
 
+def test_a_scan_lost_in_a_restart_breaks_no_later_replay(server: RedisServer) -> None:
+    """A restart from an AOF that missed a layer's last package writes, while the layer's
+    scanned marker (written after the restart) stayed: the replays of every manifest
+    sharing that layer would otherwise fail to find its packages."""
+    store = store_on(server)
+    first, *siblings = list(generate(6, seed=31))
+    shared = {e.introduced_in for es in first.environments.values() for e in es}  # type: ignore[union-attr]
+
+    class LostScan:
+        """Drops the package writes of the first manifest's layers (as lost)."""
+
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(store, name)
+            if name != "index_packages":
+                return method
+            return lambda packages, layer, scanner: None
+
+    with contextlib.suppress(KeyError):  # that replay dies; the markers stay
+        replay(LostScan(), first)
+    later = [
+        r
+        for r in siblings
+        if shared & {e.introduced_in for es in r.environments.values() for e in es}
+    ]  # type: ignore[union-attr]
+    assert later, "the workload shares base layers"
+    for r in later:
+        finished = replay(store, r)
+        assert store.index_report(r.hash) == IndexReport.from_json(finished.to_json())
+    assert ops.check(store) == []
+
+
 def test_noscript_right_after_a_reload_is_retried(
     server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
