@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-if TYPE_CHECKING:
-    from redis_store.observe.metrics import MethodInstruments, StoreMetrics
-    from redis_store.observe.tracing import Tracing
+from redis_store.observe.metrics import MethodInstruments, StoreMetrics, metrics_for
+from redis_store.observe.tracing import Tracing, tracing_for
 
 R = TypeVar("R")
 
@@ -169,9 +168,6 @@ def observer_for(store: Any, metrics: Any = None, tracing: Any = None) -> Observ
     and nothing is imported)."""
     if metrics in (None, False) and tracing in (None, False):
         return None
-    from redis_store.observe.metrics import metrics_for
-    from redis_store.observe.tracing import tracing_for
-
     store_metrics = metrics_for(metrics)
     store_tracing = tracing_for(tracing)
     if store_metrics is None and store_tracing is None:

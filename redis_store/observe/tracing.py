@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from redis_store.errors import InvalidInputError
+from redis_store.version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -175,8 +176,6 @@ def tracing_for(tracing: Any) -> Tracing | None:
     except ImportError:
         log.info("tracing= given, but OpenTelemetry is not installed: no spans")
         return None
-    from redis_store import __version__
-
     if tracing is True:
         return Tracing(trace.get_tracer(SCOPE, __version__))
     if isinstance(tracing, trace.TracerProvider):
