@@ -147,6 +147,8 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
     shown = redact(url)
     if isinstance(error, InvalidInputError) and "Redis URL" in str(error):
         return Diagnosis(str(error), True)
+    if "No master found for" in text:
+        return _no_primary(error, url, where)
     if "AUTH <password> called without any password configured" in text:
         return Diagnosis(
             f"{where}: the URL gives a password, but the server has none set (requirepass)", True
@@ -189,8 +191,6 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
             " this server",
             True,
         )
-    if "No master found for" in text:
-        return _no_primary(error, url, where)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return Diagnosis(f"{where}: TLS: the server's certificate was not trusted: {error}", True)
     if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
@@ -201,6 +201,10 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
         )
     if "Protocol error" in text or "InvalidResponse" in text or "closed by server" in text:
         found = _not_redis(url)
+        if found is not None:
+            return found
+    if "Timeout" in text or "closed" in text or "reset" in text:
+        found = _plain_for_tls(url)
         if found is not None:
             return found
     if any(
@@ -224,22 +228,40 @@ def _no_primary(error: BaseException, url: str, where: str) -> Diagnosis:
             " service name in the URL's path (SENTINEL MASTERS lists them)",
             True,
         )
-    reasons = re.findall(r"- (\w+)\('([^']*)'\)", text)
-    kinds = {kind for kind, _ in reasons}
-    details = "; ".join(dict.fromkeys(f"{why}" for _, why in reasons)) or "no answer"
-    if kinds & {"AuthenticationError", "AuthorizationError"} or any(
-        s in details for s in (*_AUTH_REFUSED, *_AUTH_MISSING)
-    ):
+    if any(s in text for s in (*_AUTH_REFUSED, *_AUTH_MISSING, "AuthorizationError")):
         return Diagnosis(
-            f"{where}: the sentinels refused authentication ({details}): sentinels take"
-            " sentinel_username / sentinel_password",
+            f"{where}: the sentinels refused authentication: sentinels take"
+            " sentinel_username / sentinel_password (query parameters)",
             True,
         )
-    if any(s in details for s in ("Protocol error", "closed by server")):
-        found = _not_redis(url)
-        if found is not None:
-            return found
-    return Diagnosis(f"cannot reach a sentinel at {where}: {details}", False)
+    found = _not_redis(url)
+    if found is not None:
+        return found
+    why = "; ".join(f"{h}:{p}: {r}" for h, p in _addresses(url) if (r := _unreachable(h, p)))
+    return Diagnosis(f"cannot reach a sentinel at {where}: {why or 'no answer'}", False)
+
+
+def _unreachable(host: str, port: int, timeout: float = 1.0) -> str:
+    """Why ``host:port`` takes no connection ("" when it does)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return ""
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
+def _plain_for_tls(url: str) -> Diagnosis | None:
+    """A TLS URL whose port speaks plain Redis (the TLS handshake goes unanswered)."""
+    if not url.lower().startswith("rediss"):
+        return None
+    for host, port in _addresses(url):
+        if probe(host, port) == "redis":
+            return Diagnosis(
+                f"{host}:{port} speaks plain Redis, not TLS: use redis:// rather than rediss://"
+                " (or the server's TLS port)",
+                True,
+            )
+    return None
 
 
 def _db(url: str) -> str:

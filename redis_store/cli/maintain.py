@@ -212,6 +212,18 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return status
 
 
+#: What gc reclaims, by kind: its result's fields, as --metrics-file labels them.
+GC_KINDS = (
+    "layers",
+    "records",
+    "packages",
+    "distributions",
+    "repositories",
+    "files",
+    "stale_links",
+)
+
+
 def _gc_rows(res: ops.GcResult) -> list[tuple[str, int]]:
     return [
         ("layers", res.layers),
@@ -235,7 +247,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         job.dry_run = args.dry_run
         res = ops.collect(store, dry_run=args.dry_run, progress=progress.callback("reading"))
         if job.file is not None:
-            job.file.gc({**dict(_gc_rows(res)), "stale links": res.stale_links})
+            job.file.gc({kind: getattr(res, kind) for kind in GC_KINDS})
     if args.json:
         print_json(asdict(res))
         return 0
