@@ -58,8 +58,8 @@ def test_import_directory(cli: Cli, tmp_path: Path) -> None:
     assert run.out.startswith("imported 12, skipped 0 (already indexed), failed 0 in ")
     assert "reports/s" in run.out
     assert run.err == (
-        "redis-store import: skipped 1 entries that are not report files"
-        " (*.json, *.jsonl, *.ndjson) or are directories: notes.txt\n"
+        "redis-store import: skipped 1 entry that is not a *.json, *.jsonl or *.ndjson file:"
+        " notes.txt\n"
     )
     store = cli.store()
     for r in rs:

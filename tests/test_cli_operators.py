@@ -183,7 +183,7 @@ def test_log_levels_and_quiet(
     for r in workload.generate(1, 4):
         (tmp_path / "r.json").write_bytes(r.to_json())
     loud = main("import", str(tmp_path))
-    assert loud.code == 0 and "skipped 1 entries" in loud.err  # a note
+    assert loud.code == 0 and "skipped 1 entry" in loud.err  # a note
     quiet = redis_store("-q", "import", str(tmp_path), url=server.url)
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout.startswith("imported 0")
     assert main("import", str(tmp_path), "-q").err == ""  # after the command too
@@ -408,7 +408,7 @@ def test_affected_names_strict_and_undecided(
     # the undecided comparison, in the user's terms
     assert "debian-matcher" in run.stderr and "package tar a:b:c" in run.stderr
     assert "DSA-2222-1" in run.stderr and "counted as not affected" in run.stderr
-    assert "1 comparisons could not be decided" in run.stderr
+    assert "1 comparison could not be decided" in run.stderr
     as_json = json.loads(main("affected", str(feed), "--json").out)
     assert as_json["vulnerable_manifests"] == {digest: ["4711"]}  # IDs, as claircore's JSON
     strict = redis_store("affected", str(feed), "--strict", url=server.url)

@@ -27,7 +27,7 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(RedisStore, "from_url", classmethod(sync_from_url))
     monkeypatch.setattr(AsyncRedisStore, "from_url", classmethod(async_from_url))
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 5
     env: dict[str, Any] = {}
     exec(BLOCKS[0], env)
     env["digest"] = env["manifest"].hash
@@ -40,3 +40,7 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     env["vulnerability"] = Vulnerability(id="1", package=Package(name="gzip"))
     env["vulnerabilities"] = [env["vulnerability"]]
     exec(BLOCKS[3], env)
+    from redis_store import CacheConfig
+
+    env.update(url="redis://localhost:6379/0", CacheConfig=CacheConfig)
+    exec(BLOCKS[4], env)  # the local cache's options

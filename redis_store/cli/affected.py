@@ -82,8 +82,9 @@ def cmd_affected(args: argparse.Namespace) -> int:
     if undecided:
         note(
             "affected",
-            f"{undecided} comparisons could not be decided and count as not affected"
-            " (each is named above; --strict makes them an error)",
+            f"{undecided} {'comparison' if undecided == 1 else 'comparisons'} could not be"
+            " decided, counted as not affected (each is named above; --strict makes that an"
+            " error)",
         )
     if len(vulns) == 1:
         if args.json:

@@ -230,11 +230,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     sources = import_sources(args.sources)
     if sources.skipped:
         shown = ", ".join(sources.skipped[:5]) + (", ..." if len(sources.skipped) > 5 else "")
-        note(
-            "import",
-            f"skipped {len(sources.skipped)} entries that are not report files"
-            f" (*.json, *.jsonl, *.ndjson) or are directories: {shown}",
+        n = len(sources.skipped)
+        what = (
+            "entry that is not a *.json, *.jsonl or *.ndjson file"
+            if n == 1
+            else "entries that are not *.json, *.jsonl or *.ndjson files"
         )
+        note("import", f"skipped {n} {what}: {shown}")
     total: int | None = sources.files if sources.counted else None
     result = ImportResult()
     progress = console.progress()
