@@ -1,10 +1,10 @@
 """The one way a command opens its store from ``--url`` and ``--namespace``.
 
 Every command goes through :func:`open_store`, so a malformed URL gets the same clean error
-everywhere and a password never reaches the terminal. The store is checked with one PING
-before the command starts: a misconfiguration (a database that does not exist, a cluster
-URL for a standalone server, a port that is not Redis, a refused password) is one line and
-exit status 2 before anything is done (:mod:`redis_store.diagnose`).
+everywhere and a password never reaches the terminal. The store is checked with one round
+trip before the command starts: a misconfiguration (a database that does not exist, a
+cluster URL for a standalone server, a port that is not Redis, a refused password) is one
+line and exit status 2 before anything is done (:mod:`redis_store.diagnose`).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def connect(url: str | None, namespace: str) -> RedisStore:
         raise Misconfigured(f"bad --url {redact(url)!r}: {e}") from None
     except Exception as e:  # a cluster client asks its nodes for the slot map right away
         raise explained(e, url) from None
-    try:
-        store.client.ping()
+    try:  # a command every ACL user of the store may send (PING is not among them)
+        store.client.exists(store.keys.scanners)
     except Exception as e:
         store.close()
         raise explained(e, url) from None
