@@ -40,6 +40,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from redis_store import InvalidInputError, RedisStore, ops
 from redis_store.diagnose import diagnose
+from redis_store.observe import textfile
 from redis_store.observe.textfile import JobFile
 
 #: What gc reclaims, by kind (its result's fields).
@@ -71,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.older_than_days <= 0:
         ap.error("--older-than-days must be positive")
+    if args.metrics_file and not textfile.available():
+        ap.error("--metrics-file needs prometheus_client: pip install 'redis-store[metrics]'")
     return args
 
 
