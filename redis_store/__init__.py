@@ -23,8 +23,7 @@ from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
 from redis_store.store.api import AsyncStore, Store
-
-__version__ = "0.1.0"
+from redis_store.version import __version__ as __version__
 
 __all__ = [
     "DEFAULT_MATCHERS",

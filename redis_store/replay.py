@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from redis_store.interrupts import no_interrupts
@@ -257,9 +258,10 @@ def replay(
     store.index_manifest(work)
     step("IndexManifest")
     work.success = True
-    work.state = "IndexFinished"
+    work.state = report.state or "IndexFinished"  # the report's own, as claircore stored it
+    work.err = report.err
     store.set_index_finished(work, todo)
-    step("IndexFinished")
+    step(work.state)
     return work
 
 
@@ -283,13 +285,55 @@ def check_importable(report: IndexReport) -> None:
             raise ValueError(f"packages[{pid!r}]: a package without a name")
 
 
+class ImportOutcome(StrEnum):
+    """What :func:`import_report` did with a report."""
+
+    #: Written: the manifest had no finished report.
+    IMPORTED = "imported"
+    #: Nothing written: the same content is stored already.
+    UNCHANGED = "unchanged"
+    #: Nothing written: a finished report with different content is stored (``force``
+    #: replaces it).
+    CONFLICT = "conflict"
+    #: The stored report was deleted and this one written in its place (``force``).
+    REPLACED = "replaced"
+
+
+def contents(report: IndexReport) -> tuple[Any, ...]:
+    """What a report says, without the IDs a store assigns: its state and, per package and
+    environment, the package, its source, where it was found, its distribution and its
+    repositories. Two reports of one manifest with equal contents say the same thing."""
+    dists = report.distributions or {}
+    repos = report.repositories or {}
+    rows = set()
+    for pkg in (report.packages or {}).values():
+        source = None if pkg.source is None else _pkg_key(pkg.source)
+        for env in (report.environments or {}).get(pkg.id) or ():
+            if env.introduced_in is None:
+                continue  # not indexed (see plan)
+            dist = dists.get(env.distribution_id)
+            repo_keys = sorted(_repo_key(repos[r]) for r in env.repository_ids or () if r in repos)
+            rows.add(
+                (
+                    _pkg_key(pkg),
+                    source,
+                    env.package_db,
+                    str(env.introduced_in),
+                    None if dist is None else _dist_key(dist),
+                    tuple(repo_keys),
+                )
+            )
+    return (report.state or "IndexFinished", bool(report.success), frozenset(rows))
+
+
 def import_report(
     store: RedisStore, report: IndexReport, *, force: bool = False, lock_timeout: float = 10.0
-) -> bool:
+) -> ImportOutcome:
     """Index a finished report under its manifest lock, whole or not at all.
 
-    Returns False, writing nothing, when the manifest is already indexed (finished) and
-    ``force`` is not set; ``force`` deletes and re-imports it. The report is checked first
+    A manifest that already has a finished report is left alone: ``UNCHANGED`` when that
+    report says the same (:func:`contents`), ``CONFLICT`` when it says something else;
+    ``force`` deletes it and imports this one (``REPLACED``). The report is checked first
     (:func:`check_importable`, a :class:`ValueError`), so nothing is written for one that
     could not be imported. A replay that fails or is interrupted part-way deletes what it
     wrote, still holding the lock and ignoring Ctrl-C meanwhile, then re-raises. Waits up to
@@ -297,10 +341,14 @@ def import_report(
     """
     check_importable(report)
     d = Digest(report.hash)
+    outcome = ImportOutcome.IMPORTED
     with store.manifest_lock(d, timeout=lock_timeout):
         stored = store.index_report(d)
-        if stored is not None and stored.state == "IndexFinished" and not force:
-            return False
+        if stored is not None and stored.success:
+            if not force:
+                same = contents(stored) == contents(report)
+                return ImportOutcome.UNCHANGED if same else ImportOutcome.CONFLICT
+            outcome = ImportOutcome.REPLACED
         if force:
             store.delete_manifests(d)  # we hold the lock, so our own delete goes through
         try:
@@ -309,4 +357,4 @@ def import_report(
             with no_interrupts():
                 store.delete_manifests(d)
             raise
-    return True
+    return outcome

@@ -20,6 +20,10 @@ indexers run, so it can run from cron or a Kubernetes CronJob at any hour::
     15 3 * * *  python scripts/nightly_cleanup.py --url "$REDIS_URL" --older-than-days 30
 
 ``--dry-run`` reports what expire and gc would do without deleting anything.
+``--metrics-file /var/lib/node_exporter/textfile/redis_store.prom`` leaves what each step did
+for node_exporter's textfile collector (written atomically; needs the ``metrics`` extra):
+``redis_store_job_success{job="nightly_cleanup"}``, the steps' durations, manifests expired,
+items reclaimed, violations found.
 """
 
 from __future__ import annotations
@@ -32,9 +36,15 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
-from redis_store import RedisStore, ops
+from redis_store import InvalidInputError, RedisStore, ops
+from redis_store.diagnose import diagnose
+from redis_store.observe import textfile
+from redis_store.observe.textfile import JobFile
+
+#: What gc reclaims, by kind (its result's fields).
+RECLAIMED = ("layers", "records", "packages", "distributions", "repositories", "files")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,9 +64,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--dry-run", action="store_true", help="change nothing; report what would go")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument(
+        "--metrics-file",
+        metavar="PATH.prom",
+        help="write what the job did for node_exporter's textfile collector",
+    )
     args = ap.parse_args(argv)
     if args.older_than_days <= 0:
         ap.error("--older-than-days must be positive")
+    if args.metrics_file and not textfile.available():
+        ap.error("--metrics-file needs prometheus_client: pip install 'redis-store[metrics]'")
     return args
 
 
@@ -81,9 +98,7 @@ def cleanup(store: RedisStore, older_than_days: float, dry_run: bool) -> dict[st
 
 def summary(result: dict[str, Any], dry_run: bool) -> str:
     e, g, f = result["expire"], result["gc"], result["fsck"]
-    reclaimed = sum(
-        g[k] for k in ("layers", "records", "packages", "distributions", "repositories", "files")
-    )
+    reclaimed = sum(g[k] for k in RECLAIMED)
     verb = "would " if dry_run else ""
     lines = [
         f"expire: {verb}delete {len(e['expired'])} manifests, {len(e['skipped_locked'])} locked"
@@ -95,6 +110,29 @@ def summary(result: dict[str, Any], dry_run: bool) -> str:
     return "\n".join(lines)
 
 
+def write_metrics(path: str, namespace: str, result: dict[str, Any] | None, dry_run: bool) -> None:
+    """The job's figures, for node_exporter's textfile collector (``result`` None: failed)."""
+    job = JobFile(namespace)
+    if result is None:
+        job.run("nightly_cleanup", seconds=0.0, success=False, dry_run=dry_run)
+    else:
+        e, g, f = result["expire"], result["gc"], result["fsck"]
+        job.run(
+            "nightly_cleanup",
+            seconds=e["seconds"] + g["seconds"] + f["seconds"],
+            success=True,
+            dry_run=dry_run,
+        )
+        for step in ("expire", "gc", "fsck"):
+            job.run(step, seconds=result[step]["seconds"], success=True, dry_run=dry_run)
+        job.expire(
+            expired=len(e["expired"]), locked=len(e["skipped_locked"]), no_recorded_use=e["unknown"]
+        )
+        job.gc({k: g[k] for k in (*RECLAIMED, "stale_links")})
+        job.fsck(found=len(f["violations"]), repaired=0, remaining=len(f["violations"]))
+    job.write(path)
+
+
 def main(argv: list[str] | None = None, *, store: RedisStore | None = None) -> int:
     """Run the job; ``store`` replaces --url (tests pass a store on fakeredis)."""
     try:
@@ -102,16 +140,20 @@ def main(argv: list[str] | None = None, *, store: RedisStore | None = None) -> i
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
     own = store is None
-    if store is None:
-        store = RedisStore.from_url(args.url, namespace=args.namespace)
+    result = None
     try:
+        if store is None:
+            store = RedisStore.from_url(args.url, namespace=args.namespace)
         result = cleanup(store, args.older_than_days, args.dry_run)
-    except RedisConnectionError as e:
-        print(f"nightly_cleanup: cannot reach Redis: {e}", file=sys.stderr)
-        return 1
+    except (RedisError, RedisClusterException, InvalidInputError) as e:
+        found = diagnose(e, args.url)
+        print(f"nightly_cleanup: {found.message if found else e}", file=sys.stderr)
+        return 2 if found is not None and found.misconfigured else 1
     finally:
-        if own:
+        if own and store is not None:
             store.close()
+        if args.metrics_file:
+            write_metrics(args.metrics_file, args.namespace, result, args.dry_run)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

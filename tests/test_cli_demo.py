@@ -24,6 +24,12 @@ STEPS = {
 STATES = {"FetchLayers", "ScanLayers", "Coalesce", "IndexManifest", "IndexFinished"}
 
 
+@pytest.fixture(autouse=True)
+def no_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo honours $REDIS_URL: these tests mean the in-process store without it."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+
 def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     assert main(["demo", "--json", *argv]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -102,7 +108,7 @@ def test_unreachable_url(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bad_url_scheme(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--manifests", "3", "--url", "http://user:secret@host/0"]) == 1
+    assert main(["demo", "--manifests", "3", "--url", "http://user:secret@host/0"]) == 2
     err = capsys.readouterr().err
     assert "bad --url" in err and "secret" not in err
 

@@ -52,11 +52,15 @@ def _contents(r: IndexReport) -> set[tuple[str, ...]]:
 def test_import_directory(cli: Cli, tmp_path: Path) -> None:
     rs = reports(12)
     write_reports(tmp_path, rs)
-    (tmp_path / "notes.txt").write_text("not a report, not *.json: ignored")
+    (tmp_path / "notes.txt").write_text("not a report, not *.json: skipped, and said so")
     run = cli("import", str(tmp_path))
     assert run.code == 0, run.err
     assert run.out.startswith("imported 12, skipped 0 (already indexed), failed 0 in ")
-    assert "reports/s" in run.out and run.err == ""
+    assert "reports/s" in run.out
+    assert run.err == (
+        "redis-store import: skipped 1 entry that is not a *.json, *.jsonl or *.ndjson file:"
+        " notes.txt\n"
+    )
     store = cli.store()
     for r in rs:
         got = store.index_report(str(r.hash))
@@ -76,7 +80,7 @@ def test_import_is_idempotent_and_force_reimports(cli: Cli, tmp_path: Path) -> N
     assert (out["imported"], out["skipped"], out["failed"]) == (0, 6, 0)
     assert sorted(out["digests"]["skipped"]) == sorted(str(r.hash) for r in rs)
     forced = cli("import", str(tmp_path), "--force", "--json").json()
-    assert (forced["imported"], forced["skipped"]) == (6, 0)
+    assert (forced["imported"], forced["skipped"], forced["replaced"]) == (0, 0, 6)
     store = cli.store()
     for r in rs:
         got = store.index_report(str(r.hash))
@@ -118,11 +122,10 @@ def test_bad_files_are_named_and_skipped(cli: Cli, tmp_path: Path) -> None:
     bad_digest = json.loads(reports(1)[0].to_json())
     bad_digest["manifest_hash"] = "sha256:nothex"
     (tmp_path / "bad-digest.json").write_text(json.dumps(bad_digest))
-    missing = tmp_path / "gone.json"
-    run = cli("import", str(tmp_path), str(missing), "--json")
+    run = cli("import", str(tmp_path), "--json")
     assert run.code == 1
     out = run.json()
-    assert out["imported"] == 3 and out["failed"] == 7
+    assert out["imported"] == 3 and out["failed"] == 6
     failures = {Path(f["source"]).name: f["error"] for f in out["failures"]}
     assert set(failures) == {
         "broken.json",
@@ -131,13 +134,11 @@ def test_bad_files_are_named_and_skipped(cli: Cli, tmp_path: Path) -> None:
         "unfinished.json",
         "nameless.json",
         "bad-digest.json",
-        "gone.json",
     }
     assert "not JSON" in failures["broken.json"]
     assert "not a finished index report" in failures["unfinished.json"]
     assert "fetch failed" in failures["unfinished.json"]
     assert "without a name" in failures["nameless.json"]
-    assert "No such file" in failures["gone.json"]
     for name in failures:  # each also named on stderr as it happens
         assert name in run.err
     store = cli.store()
@@ -145,11 +146,16 @@ def test_bad_files_are_named_and_skipped(cli: Cli, tmp_path: Path) -> None:
     assert_consistent(store)
 
 
-def test_missing_file_alone(cli: Cli, tmp_path: Path) -> None:
-    run = cli("import", str(tmp_path / "nope.json"))
-    assert run.code == 1
-    assert "nope.json: No such file or directory" in run.err
-    assert "imported 0, skipped 0 (already indexed), failed 1" in run.out
+def test_missing_paths_and_empty_directories_import_nothing(cli: Cli, tmp_path: Path) -> None:
+    """Every path is checked before anything is imported: usage errors, exit 2."""
+    write_reports(tmp_path / "full", reports(2))
+    run = cli("import", str(tmp_path / "full"), str(tmp_path / "nope.json"))
+    assert run.code == 2
+    assert run.err.endswith("nope.json: no such file or directory\n") and run.out == ""
+    (tmp_path / "empty").mkdir()
+    run = cli("import", str(tmp_path / "empty"))
+    assert run.code == 2 and "empty: no report files in it" in run.err
+    assert list(ops.manifests(cli.store())) == []
 
 
 def test_stdin_json_lines(cli: Cli) -> None:
@@ -303,5 +309,5 @@ def test_json_lines_file(cli: Cli, tmp_path: Path) -> None:
     out = cli("import", str(path), "--json").json()
     assert out["imported"] == 3 and out["failed"] == 1
     assert out["failures"][0]["source"] == f"{path}:4"
-    assert cli("import", str(tmp_path / "gone.jsonl")).code == 1
+    assert cli("import", str(tmp_path / "gone.jsonl")).code == 2
     assert_consistent(cli.store())

@@ -47,11 +47,11 @@ def test_expire(cli: Cli, digests: list[str]) -> None:
     assert dry.out.splitlines()[0] == (
         "would expire 3 manifests unused for 30d; skipped 0 (locked); kept 0 with no recorded use"
     )
-    assert sorted(dry.out.splitlines()[1:]) == sorted(f"  expired     {d}" for d in old)
+    assert sorted(dry.out.splitlines()[1:]) == sorted(f"  would expire  {d}" for d in old)
     assert len(list(ops.manifests(store))) == 6
     with store.manifest_lock(old[0]):
         run = cli("expire", "--older-than", "1w", "--json")
-    assert run.code == 0
+    assert run.code == 1  # a manifest skipped because locked: as for delete
     out = run.json()
     assert out["older_than_seconds"] == 7 * 86400
     assert sorted(out["expired"]) == sorted(old[1:])
@@ -224,7 +224,7 @@ def test_unreachable_redis(
     for argv in (["fsck"], ["stats"], ["scanners"], ["gc"]):
         assert cli_module.main([*argv, "--url", url]) == 1
         assert "cannot reach Redis" in capsys.readouterr().err
-    assert cli_module.main(["fsck", "--url", "http://u:secret@host/0"]) == 1
+    assert cli_module.main(["fsck", "--url", "http://u:secret@host/0"]) == 2
     err = capsys.readouterr().err
     assert "bad --url" in err and "secret" not in err
 

@@ -11,11 +11,13 @@ returns the status instead of exiting, so tests can call it in-process.
 - :mod:`~redis_store.cli.affected`: ``affected``
 - :mod:`~redis_store.cli.maintain`: ``delete``, ``expire``, ``gc``, ``fsck``
 
-What they share: :mod:`~redis_store.cli.options` (argument types, --url/--namespace/--json),
-:mod:`~redis_store.cli.connection` (the one way to open the store),
-:mod:`~redis_store.cli.console` (stdin, JSON, warnings), :mod:`~redis_store.cli.errors`
-(exit statuses), :mod:`~redis_store.cli.interrupts` (Ctrl-C) and
-:mod:`~redis_store.cli.progress` (the progress bar).
+What they share: :mod:`~redis_store.cli.options` (argument types, --url/--namespace/--json,
+-v/-q/--log-level), :mod:`~redis_store.cli.connection` (the one way to open the store, checked
+before use), :mod:`~redis_store.cli.console` (stdin, JSON, warnings, logging),
+:mod:`~redis_store.cli.errors` (exit statuses), :mod:`~redis_store.cli.interrupts` (Ctrl-C and
+SIGTERM), :mod:`~redis_store.cli.confirm` (asking before deleting everything),
+:mod:`~redis_store.cli.jobfile` (--metrics-file) and :mod:`~redis_store.cli.progress` (the
+progress bar).
 """
 
 from __future__ import annotations
@@ -27,13 +29,23 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_store.cli import affected, demo, inspect, load, maintain
-from redis_store.cli.connection import connect
-from redis_store.cli.errors import FAILED, INTERRUPTED, USAGE, CommandError, Interrupted, UsageError
-from redis_store.cli.options import Command, Subparsers, common_options
+from redis_store.cli import affected, console, demo, inspect, interrupts, load, maintain
+from redis_store.cli.connection import connect, explained, store_label
+from redis_store.cli.errors import (
+    FAILED,
+    INTERRUPTED,
+    USAGE,
+    CommandError,
+    Interrupted,
+    Misconfigured,
+    UsageError,
+)
+from redis_store.cli.options import Command, Subparsers, add_output_options, common_options
 from redis_store.errors import StoreError
+from redis_store.version import __version__
 
 #: Each command module contributes its subparser(s), in the order ``--help`` lists them;
 #: add new commands here.
@@ -53,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redis-store", description="claircore's indexer Store on Redis: tools."
     )
+    parser.add_argument("--version", action="version", version=f"redis-store {__version__}")
+    add_output_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options()
     for add in COMMANDS:
@@ -71,26 +85,55 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("redis-store: error: a command is required", file=sys.stderr)
         return USAGE
+    with console.output(args), interrupts.terminate_as_interrupt():
+        status = run(args)
+    return interrupts.exit_status(status)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command's exit status; every failure it may meet is one line on stderr."""
     func: Command = args.func
+    name = args.command
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return status
     except UsageError as e:
-        print(f"redis-store {args.command}: error: {e}", file=sys.stderr)
+        print(f"redis-store {name}: error: {e}", file=sys.stderr)
+        return USAGE
+    except Misconfigured as e:
+        print(f"redis-store {name}: {e}", file=sys.stderr)
         return USAGE
     except CommandError as e:
-        print(f"redis-store {args.command}: {e}", file=sys.stderr)
-    except (RedisConnectionError, RedisTimeoutError) as e:
-        print(f"redis-store {args.command}: cannot reach Redis: {e}", file=sys.stderr)
+        print(f"redis-store {name}: {e}", file=sys.stderr)
+    except (RedisConnectionError, RedisTimeoutError, RedisError, RedisClusterException) as e:
+        return _redis_failure(args, e)
     except StoreError as e:
-        print(f"redis-store {args.command}: store error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"redis-store {name}: store error: {type(e).__name__}: {e}", file=sys.stderr)
     except Interrupted:  # the command has said where it stopped
         return INTERRUPTED
     except KeyboardInterrupt:
-        print(f"\nredis-store {args.command}: interrupted", file=sys.stderr)
+        print(f"\nredis-store {name}: interrupted", file=sys.stderr)
         return INTERRUPTED
-    except BrokenPipeError:  # stdout closed early (| head): not worth a traceback
+    except BrokenPipeError:  # stdout closed early (| head): the reader has what it wanted
         with suppress(OSError, ValueError):  # and keep the interpreter's exit flush quiet
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return FAILED
+
+
+def _redis_failure(args: argparse.Namespace, error: BaseException) -> int:
+    """A Redis error met during the command: explained in one line (exit 2 when the setup
+    is wrong), else reported as Redis said it."""
+    url = store_label(args)
+    found = explained(error, url)
+    if isinstance(found, CommandError):
+        print(f"redis-store {args.command}: {found}", file=sys.stderr)
+        return USAGE if isinstance(found, Misconfigured) else FAILED
+    text = str(error).splitlines()[0] if str(error) else ""
+    print(
+        f"redis-store {args.command}: Redis error: {type(error).__name__}: {text}", file=sys.stderr
+    )
     return FAILED
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 
 from redis_store.cli.connection import open_store
-from redis_store.cli.console import print_json, stdin_lines, warn
+from redis_store.cli.console import note, print_json, stdin_lines
 from redis_store.cli.errors import CommandError
 from redis_store.cli.options import Subparsers, add_command
+from redis_store.errors import MatcherError
 from redis_store.models import Vulnerability
 from redis_store.store import validate
 
@@ -62,26 +63,42 @@ def read_vulnerabilities(paths: Sequence[str]) -> list[Vulnerability]:
 
 
 def cmd_affected(args: argparse.Namespace) -> int:
-    """The manifests claircore vulnerabilities affect: one (digests) or a batch."""
+    """The manifests claircore vulnerabilities affect: one (digests) or a batch (digests
+    with the names of the vulnerabilities affecting each; IDs in the JSON)."""
     vulns = read_vulnerabilities(args.files)
     with open_store(args) as store:
-        if len(vulns) == 1:
-            digests = store.affected_manifests(vulns[0])
-            if args.json:
-                print_json(digests)
+        before = sum(store.undecided.values())
+        try:
+            if len(vulns) == 1:
+                digests = store.affected_manifests(vulns[0], strict=args.strict)
             else:
-                for d in digests:
-                    print(d)
-            return 0
-        ids = [v.id for v in vulns]
-        if len(set(ids)) < len(ids):
-            warn("affected", "vulnerability IDs repeat; answers for the same ID are merged")
-        result = store.affected_manifests_batch(vulns)
+                ids = [v.id for v in vulns]
+                if len(set(ids)) < len(ids):
+                    note("affected", "vulnerability IDs repeat; answers for the same ID are merged")
+                result = store.affected_manifests_batch(vulns, strict=args.strict)
+        except MatcherError as e:
+            raise CommandError(f"cannot decide (--strict): {e}") from None
+        undecided = sum(store.undecided.values()) - before
+    if undecided:
+        note(
+            "affected",
+            f"{undecided} {'comparison' if undecided == 1 else 'comparisons'} could not be"
+            " decided, counted as not affected (each is named above; --strict makes that an"
+            " error)",
+        )
+    if len(vulns) == 1:
+        if args.json:
+            print_json(digests)
+        else:
+            for d in digests:
+                print(d)
+        return 0
     if args.json:
         print(result.to_json().decode())
     else:
+        names = {i: v.name or i for i, v in result.vulnerabilities.items()}
         for d, found in sorted(result.vulnerable_manifests.items()):
-            print(f"{d}  {' '.join(found)}")
+            print(f"{d}  {' '.join(names.get(i, i) for i in found)}")
     return 0
 
 
@@ -93,7 +110,16 @@ def add_affected_parser(sub: Subparsers, common: argparse.ArgumentParser) -> Non
         common,
         help="the manifests claircore vulnerabilities affect",
         description="Read claircore Vulnerability JSON (an object, a list, or JSON lines; - for"
-        " stdin). One vulnerability: the affected manifests' digests. Several: libindex's"
-        " AffectedManifests (digest and vulnerability IDs, most severe first).",
+        " stdin). One vulnerability: the affected manifests' digests. Several: each affected"
+        " manifest with the names of the vulnerabilities affecting it, most severe first"
+        " (--json: libindex's AffectedManifests, by vulnerability ID). A comparison that"
+        " cannot be decided (an unparsable version) is named on stderr and counts as not"
+        " affected, or with --strict fails the command.",
     )
     p.add_argument("files", nargs="+", metavar="VULN.json|-")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when a comparison cannot be decided, instead of counting it as"
+        " not affected",
+    )

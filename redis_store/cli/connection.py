@@ -1,16 +1,19 @@
 """The one way a command opens its store from ``--url`` and ``--namespace``.
 
 Every command goes through :func:`open_store`, so a malformed URL gets the same clean error
-everywhere and a password never reaches the terminal.
+everywhere and a password never reaches the terminal. The store is checked with one round
+trip before the command starts: a misconfiguration (a database that does not exist, a
+cluster URL for a standalone server, a port that is not Redis, a refused password) is one
+line and exit status 2 before anything is done (:mod:`redis_store.diagnose`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from urllib.parse import urlsplit, urlunsplit
 
-from redis_store.cli.errors import CommandError
+from redis_store.cli.errors import CommandError, Misconfigured
+from redis_store.diagnose import diagnose, redact
 from redis_store.store import RedisStore
 
 #: Where the ops commands look for Redis without --url or $REDIS_URL.
@@ -19,23 +22,13 @@ DEFAULT_URL = "redis://localhost:6379/0"
 IN_PROCESS = "fakeredis (in-process)"
 
 
-def redact(url: str) -> str:
-    """The URL without its password, fit for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
 def store_url(args: argparse.Namespace) -> str | None:
     """The URL a command works on: --url; without it $REDIS_URL, else :data:`DEFAULT_URL`,
-    except for a command whose default is in-process (``args.in_process``: the demo): None."""
-    url: str | None = args.url
-    if args.in_process:
-        return url
-    return url or os.environ.get("REDIS_URL") or DEFAULT_URL
+    or for a command whose default is in-process (``args.in_process``: the demo), None."""
+    url: str | None = args.url or os.environ.get("REDIS_URL") or None
+    if url is None and not args.in_process:
+        return DEFAULT_URL
+    return url
 
 
 def store_label(args: argparse.Namespace) -> str:
@@ -53,9 +46,26 @@ def connect(url: str | None, namespace: str) -> RedisStore:
     if url is None:
         return _in_process(namespace)
     try:
-        return RedisStore.from_url(url, namespace=namespace)
-    except ValueError as e:  # redis-py's verdict on a malformed URL
-        raise CommandError(f"bad --url {redact(url)!r}: {e}") from None
+        store = RedisStore.from_url(url, namespace=namespace)
+    except ValueError as e:  # a malformed URL (ours or redis-py's verdict)
+        raise Misconfigured(f"bad --url {redact(url)!r}: {e}") from None
+    except Exception as e:  # a cluster client asks its nodes for the slot map right away
+        raise explained(e, url) from None
+    try:  # a command every ACL user of the store may send (PING is not among them)
+        store.client.exists(store.keys.scanners)
+    except Exception as e:
+        store.close()
+        raise explained(e, url) from None
+    return store
+
+
+def explained(error: BaseException, url: str) -> BaseException:
+    """The command-line error for a failure to reach or use Redis at ``url``: exit 2 for a
+    misconfiguration, 1 for a server out of reach; the error itself when it is neither."""
+    found = diagnose(error, url)
+    if found is None:
+        return error
+    return (Misconfigured if found.misconfigured else CommandError)(found.message)
 
 
 def open_store(args: argparse.Namespace) -> RedisStore:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from redis_store.cli.connection import open_store, store_label
+from redis_store.cli import console
+from redis_store.cli.connection import open_store, store_label, store_url
 from redis_store.cli.errors import CommandError
 from redis_store.cli.options import Subparsers, add_command, add_store_options, positive_int
-from redis_store.cli.progress import Progress
 from redis_store.demo.run import DemoCheckFailed, format_demo, generate_and_run
 
 
@@ -21,7 +20,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Index a generated registry into a store and show what it holds and what it cost."""
     store = open_store(args)
     backend = store_label(args)
-    progress = Progress(sys.stderr)
+    real = store_url(args) is not None
+    progress = console.progress()
     with store:
         try:
             result = generate_and_run(
@@ -30,7 +30,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 args.seed,
                 progress,
                 backend=backend,
-                real=args.url is not None,
+                real=real,
             )
         except DemoCheckFailed as e:
             raise CommandError(str(e)) from None
@@ -71,7 +71,8 @@ def add_demo_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     add_store_options(
         p,
-        url_help="a real Redis (redis://, rediss://, unix://); default: in-process fakeredis",
+        url_help="a real Redis (any URL the store takes); default: $REDIS_URL, else an"
+        " in-process fakeredis",
         default_namespace="demo",
         in_process=True,
     )

@@ -18,5 +18,10 @@ class UsageError(CommandError):
     """Bad arguments found after parsing (a bad digest in a list): exit 2, nothing done."""
 
 
+class Misconfigured(CommandError):
+    """The URL or the server's setup is wrong (no such database, not a cluster, not Redis,
+    a refused password): exit 2, nothing done."""
+
+
 class Interrupted(Exception):
     """Ctrl-C stopped a command that has already said where it left the store: exit 130."""

@@ -1,4 +1,5 @@
-"""``report``, ``layers``, ``scanners`` and ``stats``: looking inside a store, changing nothing.
+"""``list``, ``report``, ``layers``, ``scanners`` and ``stats``: looking inside a store,
+changing nothing.
 
 The reading is done by :mod:`redis_store.ops` and the store's own methods; these commands
 lay the answers out for a terminal, or print them as JSON.
@@ -10,10 +11,11 @@ import argparse
 from dataclasses import asdict
 
 from redis_store import ops
+from redis_store.cli import console
 from redis_store.cli.connection import open_store
 from redis_store.cli.console import fmt_bytes, fmt_time, print_json, scanner_text
 from redis_store.cli.errors import CommandError
-from redis_store.cli.options import Subparsers, add_command, digest, positive_int
+from redis_store.cli.options import Subparsers, add_command, digest, duration, positive_int
 from redis_store.models import IndexReport
 
 
@@ -43,6 +45,34 @@ def _report_summary(report: IndexReport, info: ops.ManifestInfo | None) -> str:
             ("last used", fmt_time(info.last_used)),
         ]
     return "\n".join(f"{k:<15}{v}" for k, v in rows)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """The manifests, one digest a line (fit for ``delete -``), filtered."""
+    finished = True if args.finished else False if args.unfinished else None
+    progress = console.progress()
+    with open_store(args) as store:
+        try:
+            entries = ops.list_manifests(
+                store,
+                finished=finished,
+                unused_for=None if args.older_than is None else args.older_than.seconds,
+                layer=args.layer,
+                states=args.long or args.json,
+                progress=progress.callback("listing"),
+            )
+        finally:
+            progress.clear()
+    if args.json:
+        print_json([{**asdict(e), "finished": e.finished} for e in entries])
+    elif args.long:
+        for e in entries:
+            state = e.state or "(no report)"
+            print(f"{e.digest}  {state:<14} {e.layers:>3} layers  used {fmt_time(e.last_used)}")
+    else:
+        for e in entries:
+            print(e.digest)
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -130,7 +160,35 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    """``report``, ``layers`` (each of one manifest) and ``scanners``."""
+    """``list``, ``report``, ``layers`` (each of one manifest) and ``scanners``."""
+    p = add_command(
+        sub,
+        "list",
+        cmd_list,
+        common,
+        help="the manifests, one digest a line (filters: finished, unused, by layer)",
+        description="List the namespace's manifests in the order they were first stored,"
+        " one digest a line (so that `redis-store list ... | redis-store delete --from -`"
+        " works). Filters combine.",
+    )
+    state = p.add_mutually_exclusive_group()
+    state.add_argument(
+        "--finished", action="store_true", help="only manifests with a finished index report"
+    )
+    state.add_argument(
+        "--unfinished",
+        action="store_true",
+        help="only manifests without one (being indexed, failed, or never reported)",
+    )
+    p.add_argument(
+        "--older-than",
+        type=duration,
+        metavar="AGE",
+        help="only manifests not indexed or read for longer than AGE (what expire"
+        " --older-than AGE would expire), e.g. 30d",
+    )
+    p.add_argument("--layer", type=digest, metavar="DIGEST", help="only manifests using this layer")
+    p.add_argument("-l", "--long", action="store_true", help="with state, layer count and last use")
     for name, func, help in (
         ("report", cmd_report, "one stored report: a summary, or its claircore JSON with --json"),
         ("layers", cmd_layers, "a manifest's layers and which scanners scanned each"),

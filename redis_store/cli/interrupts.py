@@ -1,21 +1,64 @@
-"""Ctrl-C in a command: stop cleanly, saying what state the store was left in.
+"""Ctrl-C and SIGTERM in a command: stop cleanly, saying what state the store was left in.
 
 Either finish the step under way first (:func:`finish_first`: one report, one delete call),
 or stop at once where every step is atomic (:func:`stop_on_ctrl_c`). The library's
 :func:`~redis_store.interrupts.no_interrupts` covers an undo; this is the command line's
-side, which tells the operator what a Ctrl-C did.
+side, which tells the operator what a Ctrl-C did. SIGTERM (``kill``, a container stopping)
+is handled exactly as SIGINT is (:func:`terminate_as_interrupt`); the exit status then says
+which signal it was (130, or 143 for SIGTERM).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 from redis_store.cli.console import warn
-from redis_store.cli.errors import Interrupted
+from redis_store.cli.errors import INTERRUPTED, Interrupted
 from redis_store.cli.progress import Progress
 from redis_store.interrupts import sigint_handler
+
+#: The signal that stopped the command, when it was SIGTERM.
+_terminated = False
+
+
+def _as_sigint(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM: do whatever SIGINT does now (raise KeyboardInterrupt, hold it until the
+    current step is done, or nothing while an undo must complete)."""
+    global _terminated
+    _terminated = True
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is signal.SIG_IGN:
+        return
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+        return
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM as SIGINT for the block (in the main thread; elsewhere as it is)."""
+    global _terminated
+    _terminated = False
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _as_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def exit_status(status: int) -> int:
+    """The command's exit status, 143 (128 + SIGTERM) rather than 130 when SIGTERM
+    stopped it."""
+    return 128 + signal.SIGTERM if status == INTERRUPTED and _terminated else status
 
 
 @contextmanager

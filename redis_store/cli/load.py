@@ -1,8 +1,9 @@
 """``import`` and ``export``: moving claircore IndexReports into a store and out of it.
 
 Import reads documents lazily and hands each to :func:`redis_store.replay.import_report`,
-which writes it whole or not at all; what is left here is finding the documents, naming
-them in messages, Ctrl-C and the summary.
+which writes it whole or not at all and tells a conflict from a report already stored;
+what is left here is finding the documents (one report, an array, JSON lines), naming
+them in messages, Ctrl-C and SIGTERM, the summary and ``--metrics-file``.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_store import ops, replay
+from redis_store.cli import console
 from redis_store.cli.connection import open_store
-from redis_store.cli.console import print_json, stdin_lines, warn
+from redis_store.cli.console import note, print_json, stdin_lines, warn
 from redis_store.cli.errors import FAILED, INTERRUPTED, CommandError, UsageError
 from redis_store.cli.interrupts import finish_first
-from redis_store.cli.options import Subparsers, add_command, digest
-from redis_store.cli.progress import Progress
-from redis_store.models import Digest, IndexReport
+from redis_store.cli.jobfile import job_metrics
+from redis_store.cli.options import Subparsers, add_command, add_metrics_file_option, digest
+from redis_store.codec.wire import report_from_obj
+from redis_store.models import Digest
 
 # -- import ------------------------------------------------------------------------------------
 
@@ -36,6 +40,8 @@ class ImportResult:
 
     imported: list[Digest] = field(default_factory=list)
     skipped: list[Digest] = field(default_factory=list)
+    replaced: list[Digest] = field(default_factory=list)
+    conflicts: list[tuple[str, Digest]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
@@ -43,86 +49,212 @@ class ImportResult:
 
     @property
     def handled(self) -> int:
-        return len(self.imported) + len(self.skipped) + len(self.failed)
+        return (
+            len(self.imported)
+            + len(self.skipped)
+            + len(self.replaced)
+            + len(self.conflicts)
+            + len(self.failed)
+        )
 
     @property
     def rate(self) -> float:
         return self.handled / self.seconds if self.seconds > 0 else 0.0
 
+    def outcomes(self) -> dict[str, int]:
+        """Reports by outcome, as ``--metrics-file`` reports them."""
+        return {
+            "imported": len(self.imported),
+            "unchanged": len(self.skipped),
+            "replaced": len(self.replaced),
+            "conflict": len(self.conflicts),
+            "failed": len(self.failed),
+        }
+
+    def summary(self) -> str:
+        text = f"imported {len(self.imported)}, skipped {len(self.skipped)} (already indexed)"
+        if self.replaced:
+            text += f", replaced {len(self.replaced)}"
+        if self.conflicts:
+            text += (
+                f", conflicts {len(self.conflicts)} (stored with other content; --force replaces)"
+            )
+        text += f", failed {len(self.failed)}"
+        if self.handled and self.seconds > 0:
+            text += f" in {self.seconds:.2f} s ({self.rate:.1f} reports/s)"
+        return text
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "imported": len(self.imported),
             "skipped": len(self.skipped),
+            "replaced": len(self.replaced),
+            "conflicts": len(self.conflicts),
             "failed": len(self.failed),
             "seconds": round(self.seconds, 3),
             "reports_per_second": round(self.rate, 1),
             "interrupted": self.interrupted,
             "aborted": self.aborted or None,
-            "digests": {"imported": self.imported, "skipped": self.skipped},
+            "digests": {
+                "imported": self.imported,
+                "skipped": self.skipped,
+                "replaced": self.replaced,
+                "conflicts": [d for _, d in self.conflicts],
+            },
+            "conflicts_at": [{"source": s, "digest": d} for s, d in self.conflicts],
             "failures": [{"source": s, "error": e} for s, e in self.failed],
         }
 
 
-Source = tuple[str, bytes | OSError]
-#: Files read as JSON lines (one report a line) rather than as one report.
+#: What a source yields: a report document's name (for messages) and its decoded JSON
+#: value, or the error that stopped it from being read.
+Document = tuple[str, object]
+#: Files read as JSON lines whatever their first line holds.
 JSON_LINES = (".jsonl", ".ndjson")
+#: The files a directory contributes.
+REPORT_FILES = (".json", *JSON_LINES)
 
 
-def import_sources(paths: Sequence[str]) -> tuple[Iterator[Source], int | None]:
-    """Every report document to import, named for messages, and how many (None: unknown).
+def documents(name: str, lines: Iterable[bytes], *, lines_only: bool = False) -> Iterator[Document]:
+    """The reports in one source, read lazily: one JSON document (an IndexReport, or an
+    array of them), or JSON lines (one report, or an array, a line). A source whose first
+    line is a whole JSON value is JSON lines (``lines_only``: always); otherwise it is read
+    whole, as one document."""
+    it = iter(lines)
+    read: list[bytes] = []
+    n = 0
+    for line in it:
+        n += 1
+        read.append(line)
+        if line.strip():
+            break
+    else:
+        yield name, ValueError("no reports in it (empty)")
+        return
+    try:
+        first: object = orjson.loads(read[-1])
+    except orjson.JSONDecodeError as e:
+        if not lines_only:  # one document over many lines
+            try:
+                doc = orjson.loads(b"".join(read) + b"".join(it))
+            except orjson.JSONDecodeError as whole:
+                yield name, ValueError(f"index report: not JSON: {whole}")
+                return
+            yield from _items(name, doc)
+            return
+        first = ValueError(f"line {n}: not JSON: {e}")
+    # JSON lines, each named by its line, unless the source is that one line
+    held: Document | None = (f"{name}:{n}", first)
+    for line in it:
+        n += 1
+        if not line.strip():
+            continue
+        if held is not None:
+            yield from _items(*held)
+            held = None
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            yield f"{name}:{n}", ValueError(f"line {n}: not JSON: {e}")
+            continue
+        yield from _items(f"{name}:{n}", value)
+    if held is not None:
+        yield from _items(name, held[1])
 
-    A directory contributes its ``*.json`` files (sorted); ``-`` contributes stdin's JSON
-    lines, and a ``*.jsonl`` / ``*.ndjson`` file its lines. Read lazily, one at a time.
+
+def _items(name: str, value: object) -> Iterator[Document]:
+    """A decoded value's reports: an array's items, named by index, or the value itself."""
+    if isinstance(value, list):
+        if not value:
+            yield name, ValueError("an empty JSON array: no reports in it")
+        for i, item in enumerate(value):
+            yield f"{name}[{i}]", item
+    else:
+        yield name, value
+
+
+@dataclass
+class Sources:
+    """What an import reads: the documents, how many files, and what directories held
+    besides reports."""
+
+    documents: Iterator[Document]
+    files: int
+    #: Whether every source is one file of one report (the progress bar's total is known).
+    counted: bool
+    skipped: list[str] = field(default_factory=list)
+
+
+def import_sources(paths: Sequence[str]) -> Sources:
+    """Every report document to import, named for messages, read lazily one at a time.
+
+    A directory contributes its ``*.json``, ``*.jsonl`` and ``*.ndjson`` files (sorted; the
+    rest is listed in ``skipped``); ``-`` contributes stdin. Every path is checked first:
+    one that does not exist, or a directory with no report files, is a usage error.
     """
     plan: list[str | Path] = []
+    skipped: list[str] = []
     for p in paths:
         path = Path(p)
-        if p != "-" and path.is_dir():
-            plan += sorted(f for f in path.glob("*.json") if f.is_file())
-        else:
+        if p == "-":
             plan.append(p)
+        elif path.is_dir():
+            entries = sorted(path.iterdir())
+            files = [f for f in entries if f.is_file() and f.suffix in REPORT_FILES]
+            skipped += [f"{f.name}/" if f.is_dir() else f.name for f in entries if f not in files]
+            if not files:
+                raise UsageError(f"{p}: no report files in it (*.json, *.jsonl, *.ndjson)")
+            plan += files
+        elif not path.exists():
+            raise UsageError(f"{p}: no such file or directory")
+        else:
+            plan.append(path)
 
-    def lines(source: Iterable[bytes], name: str) -> Iterator[Source]:
-        for n, line in enumerate(source, 1):
-            if line.strip():
-                yield f"{name}:{n}", line
-
-    def items() -> Iterator[Source]:
+    def items() -> Iterator[Document]:
         for p in plan:
             if p == "-":
-                yield from lines(stdin_lines(), "<stdin>")
+                yield from documents("<stdin>", stdin_lines())
                 continue
             try:
-                if str(p).endswith(JSON_LINES):
-                    with open(p, "rb") as f:
-                        yield from lines(f, str(p))
-                else:
-                    yield str(p), Path(p).read_bytes()
+                with open(p, "rb") as f:
+                    yield from documents(str(p), f, lines_only=str(p).endswith(JSON_LINES))
             except OSError as e:
-                yield str(p), e
+                yield str(p), ValueError(e.strerror or str(e))
 
     counted = all(p != "-" and not str(p).endswith(JSON_LINES) for p in plan)
-    return items(), len(plan) if counted else None
+    return Sources(items(), len(plan), counted, skipped)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Load Clair IndexReports into the store, as claircore's controller would write them."""
-    sources, total = import_sources(args.sources)
+    sources = import_sources(args.sources)
+    if sources.skipped:
+        shown = ", ".join(sources.skipped[:5]) + (", ..." if len(sources.skipped) > 5 else "")
+        n = len(sources.skipped)
+        what = (
+            "entry that is not a *.json, *.jsonl or *.ndjson file"
+            if n == 1
+            else "entries that are not *.json, *.jsonl or *.ndjson files"
+        )
+        note("import", f"skipped {n} {what}: {shown}")
+    total: int | None = sources.files if sources.counted else None
     result = ImportResult()
-    progress = Progress(sys.stderr)
+    progress = console.progress()
     start = time.perf_counter()
-    with open_store(args) as store:
+    with job_metrics(args, "import") as job, open_store(args) as store:
         try:
-            for name, data in sources:
+            for name, doc in sources.documents:
+                if "[" in name:
+                    total = None  # an array: more reports than files
                 try:
-                    if isinstance(data, OSError):
-                        raise ValueError(data.strerror or str(data))
-                    report = IndexReport.from_json(data)
+                    if isinstance(doc, Exception):
+                        raise doc
+                    report = report_from_obj(doc)
                     with finish_first():
-                        done = replay.import_report(
+                        outcome = replay.import_report(
                             store, report, force=args.force, lock_timeout=args.lock_timeout
                         )
-                        (result.imported if done else result.skipped).append(Digest(report.hash))
+                        _count(result, outcome, name, Digest(report.hash))
                 except (RedisConnectionError, RedisTimeoutError):
                     raise
                 except Exception as e:  # a bad document, or a replay that failed and undid itself
@@ -137,21 +269,39 @@ def cmd_import(args: argparse.Namespace) -> int:
             result.aborted = f"cannot reach Redis: {e}"
         finally:
             progress.clear()
+            job.completed = not (result.interrupted or result.aborted)
+            if job.file is not None:
+                job.file.imports(result.outcomes())
     result.seconds = time.perf_counter() - start
     if args.json:
         print_json(result.as_dict())
     else:
-        print(
-            f"imported {len(result.imported)}, skipped {len(result.skipped)} (already indexed),"
-            f" failed {len(result.failed)} in {result.seconds:.2f} s ({result.rate:.1f} reports/s)"
-        )
+        print(result.summary())
     if result.interrupted:
         warn("import", "interrupted; every report is either imported whole or not at all")
         return INTERRUPTED
     if result.aborted:
         warn("import", result.aborted)
         return FAILED
-    return FAILED if result.failed else 0
+    return FAILED if result.failed or result.conflicts else 0
+
+
+def _count(result: ImportResult, outcome: replay.ImportOutcome, name: str, d: Digest) -> None:
+    Outcome = replay.ImportOutcome
+    if outcome is Outcome.IMPORTED:
+        result.imported.append(d)
+    elif outcome is Outcome.UNCHANGED:
+        result.skipped.append(d)
+    elif outcome is Outcome.REPLACED:
+        result.replaced.append(d)
+        note("import", f"{name}: replaced the stored report of {d} (--force)")
+    else:
+        result.conflicts.append((name, d))
+        warn(
+            "import",
+            f"{name}: conflict: {d} is stored with different content; not replaced"
+            " (--force replaces it)",
+        )
 
 
 def add_import_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -160,21 +310,25 @@ def add_import_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "import",
         cmd_import,
         common,
-        help="load Clair IndexReport JSON (files, directories, or JSON lines on stdin)",
+        help="load Clair IndexReport JSON (files, directories, or stdin)",
         description="Replay finished Clair IndexReports through the store in claircore's"
         " controller call order (the store assigns its own IDs), each under its manifest"
-        " lock. Reports already indexed are skipped unless --force; invalid documents are"
-        " reported by name and skipped, and nothing is written for them.",
+        " lock. A source holds one report, a JSON array of reports, or JSON lines. A report"
+        " already stored with the same content is skipped; one stored with other content is"
+        " a conflict, left alone unless --force (exit 1). Invalid documents are reported by"
+        " name and skipped, and nothing is written for them.",
     )
     p.add_argument(
         "sources",
         nargs="+",
         metavar="FILE|DIR|-",
-        help="a report JSON file, a directory of *.json reports, a *.jsonl file of JSON"
-        " lines, or - for JSON lines on stdin",
+        help="a report file (one report, a JSON array, or JSON lines), a directory of"
+        " *.json / *.jsonl / *.ndjson files, or - for stdin",
     )
     p.add_argument(
-        "--force", action="store_true", help="delete and re-import reports already indexed"
+        "--force",
+        action="store_true",
+        help="replace reports already stored (conflicting or not): delete, then import",
     )
     p.add_argument(
         "--lock-timeout",
@@ -183,6 +337,7 @@ def add_import_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to wait for a manifest an indexer holds locked (default: 10)",
     )
+    add_metrics_file_option(p)
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -210,7 +365,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CommandError(f"cannot create {out_dir}: {e.strerror}") from None
-    progress = Progress(sys.stderr)
+    progress = console.progress()
     written: list[str] = []
     missing: list[Digest] = []
     with open_store(args) as store:

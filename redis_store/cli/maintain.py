@@ -2,28 +2,38 @@
 
 All of them go through the library's safe paths (``delete_manifests``, :mod:`redis_store.ops`),
 which skip manifests an indexer holds locked and change the store atomically per item; the
-commands add reading digests, Ctrl-C and reporting.
+commands add reading digests, asking before everything goes, Ctrl-C, reporting and
+``--metrics-file``. A manifest skipped because an indexer holds it locked is exit status 1
+for ``delete`` and ``expire`` alike: something asked for was not done.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 from redis_store import ops
-from redis_store.cli.connection import open_store
+from redis_store.cli import console
+from redis_store.cli.confirm import confirm
+from redis_store.cli.connection import open_store, store_label
 from redis_store.cli.console import print_json, stdin_lines, warn
 from redis_store.cli.errors import FAILED, INTERRUPTED, UsageError
 from redis_store.cli.interrupts import finish_first, stop_on_ctrl_c
-from redis_store.cli.options import Subparsers, add_command, duration
-from redis_store.cli.progress import Progress
+from redis_store.cli.jobfile import job_metrics
+from redis_store.cli.options import (
+    Subparsers,
+    add_command,
+    add_metrics_file_option,
+    add_yes_option,
+    duration,
+)
 from redis_store.errors import DigestError
 from redis_store.interrupts import no_interrupts
 from redis_store.models import Digest
+from redis_store.store import RedisStore
 
 # -- delete ------------------------------------------------------------------------------------
 
@@ -61,13 +71,28 @@ def read_digests(args: argparse.Namespace) -> list[Digest]:
     return list(dict.fromkeys(out))
 
 
+def everything(store: RedisStore) -> int:
+    """How many manifests the namespace holds."""
+    return int(store.client.hlen(store.keys.manifests))
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     """Delete manifests through ``delete_manifests``, which skips those being indexed."""
-    wanted = read_digests(args)
-    progress = Progress(sys.stderr)
+    if args.all and (args.digests or args.from_file):
+        raise UsageError("give DIGEST..., --from or --all, not several")
+    wanted = [] if args.all else read_digests(args)
+    progress = console.progress()
     deleted: list[Digest] = []
     interrupted = False
     with open_store(args) as store:
+        if args.all:
+            wanted = [d for _, d in ops.manifests(store)]
+            if wanted:
+                confirm(
+                    args,
+                    f"delete all {len(wanted)} manifests of namespace {args.namespace!r}"
+                    f" at {store_label(args)}?",
+                )
         known = [d for d, e in zip(wanted, ops.manifests_exist(store, wanted), strict=True) if e]
         try:
             for i in range(0, len(known), 100):  # each call is atomic per manifest
@@ -105,6 +130,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if interrupted:
         warn("delete", "interrupted; each manifest is deleted whole or not at all")
         return INTERRUPTED
+    if args.all and not wanted:
+        return 0  # an empty namespace is what --all asked for
     failed = not lists["deleted"] or lists["locked"] or lists["not_deleted"]
     return FAILED if failed else 0
 
@@ -119,9 +146,12 @@ def add_delete_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         description="Delete manifests through delete_manifests: each with its report, layers"
         " no other manifest uses and entities nothing references, atomically; a manifest"
         " an indexer holds the lock of is skipped. All digests are read and checked first."
-        " Exit 1 when nothing was deleted or a manifest was skipped.",
+        " --all deletes every manifest of the namespace, after asking on a terminal (or with"
+        " --yes). Exit 1 when nothing was deleted or a manifest was skipped.",
     )
     p.add_argument("digests", nargs="*", metavar="DIGEST|-", help="digests, or - for stdin")
+    p.add_argument("--all", action="store_true", help="every manifest of the namespace")
+    add_yes_option(p, "deleting every manifest")
     p.add_argument(
         "--from",
         dest="from_file",
@@ -135,28 +165,63 @@ def add_delete_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def cmd_expire(args: argparse.Namespace) -> int:
     """The cache-tier policy: delete manifests nobody indexed or read for a while."""
-    progress = Progress(sys.stderr)
+    progress = console.progress()
     stopped = "interrupted; manifests expired so far are gone whole, run again"
-    with open_store(args) as store, stop_on_ctrl_c(progress, "expire", stopped):
+    age = args.older_than
+    with (
+        job_metrics(args, "expire") as job,
+        open_store(args) as store,
+        stop_on_ctrl_c(progress, "expire", stopped),
+    ):
+        job.dry_run = args.dry_run
+        if not args.dry_run and not args.yes:
+            plan = ops.expire(store, age.seconds, dry_run=True)
+            total = everything(store)
+            if plan.expired and (age.seconds == 0 or len(plan.expired) >= total):
+                confirm(
+                    args,
+                    f"expire {len(plan.expired)} of the {total} manifests of namespace"
+                    f" {args.namespace!r} at {store_label(args)} (everything unused for"
+                    f" {age.text})?",
+                )
         res = ops.expire(
             store,
-            args.older_than.seconds,
+            age.seconds,
             dry_run=args.dry_run,
             progress=progress.callback("expiring"),
         )
+        if job.file is not None:
+            job.file.expire(
+                expired=len(res.expired),
+                locked=len(res.skipped_locked),
+                no_recorded_use=res.unknown,
+            )
+    status = FAILED if res.skipped_locked else 0
     if args.json:
-        print_json({"older_than_seconds": args.older_than.seconds, **asdict(res)})
-        return 0
+        print_json({"older_than_seconds": age.seconds, **asdict(res)})
+        return status
     verb = "would expire" if args.dry_run else "expired"
     print(
-        f"{verb} {len(res.expired)} manifests unused for {args.older_than.text};"
+        f"{verb} {len(res.expired)} manifests unused for {age.text};"
         f" skipped {len(res.skipped_locked)} (locked); kept {res.unknown} with no recorded use"
     )
     for d in res.expired:
-        print(f"  {'expired':<12}{d}")
+        print(f"  {verb:<14}{d}")
     for d in res.skipped_locked:
-        print(f"  {'locked':<12}{d}")
-    return 0
+        print(f"  {'locked':<14}{d}")
+    return status
+
+
+#: What gc reclaims, by kind: its result's fields, as --metrics-file labels them.
+GC_KINDS = (
+    "layers",
+    "records",
+    "packages",
+    "distributions",
+    "repositories",
+    "files",
+    "stale_links",
+)
 
 
 def _gc_rows(res: ops.GcResult) -> list[tuple[str, int]]:
@@ -172,10 +237,17 @@ def _gc_rows(res: ops.GcResult) -> list[tuple[str, int]]:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     """Reclaim what interrupted operations left behind (safe while indexers run)."""
-    progress = Progress(sys.stderr)
+    progress = console.progress()
     stopped = "interrupted; each item reclaimed so far went atomically, run again"
-    with open_store(args) as store, stop_on_ctrl_c(progress, "gc", stopped):
+    with (
+        job_metrics(args, "gc") as job,
+        open_store(args) as store,
+        stop_on_ctrl_c(progress, "gc", stopped),
+    ):
+        job.dry_run = args.dry_run
         res = ops.collect(store, dry_run=args.dry_run, progress=progress.callback("reading"))
+        if job.file is not None:
+            job.file.gc({kind: getattr(res, kind) for kind in GC_KINDS})
     if args.json:
         print_json(asdict(res))
         return 0
@@ -188,17 +260,23 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     """Check every invariant the store relies on; --repair mends what it can."""
-    progress = Progress(sys.stderr)
+    progress = console.progress()
     start = time.perf_counter()
     repaired: list[ops.Violation] = []
     stopped = "interrupted" + ("; each repair applied so far is whole" if args.repair else "")
-    with open_store(args) as store, stop_on_ctrl_c(progress, "fsck", stopped):
+    with (
+        job_metrics(args, "fsck") as job,
+        open_store(args) as store,
+        stop_on_ctrl_c(progress, "fsck", stopped),
+    ):
         found = ops.check(store, progress=progress.callback("checking"))
         progress.clear()
         remaining = found
         if args.repair and found:
             repaired = ops.repair(store, found)
             remaining = ops.check(store, progress=progress.callback("re-checking"))
+        if job.file is not None:
+            job.file.fsck(found=len(found), repaired=len(repaired), remaining=len(remaining))
     seconds = time.perf_counter() - start
     if args.json:
         print_json(
@@ -231,7 +309,9 @@ def add_maintenance_parsers(sub: Subparsers, common: argparse.ArgumentParser) ->
         help="delete manifests not indexed or read for a while",
         description="Delete, through delete_manifests, every manifest not indexed or read"
         " for longer than --older-than (by the server's clock). Manifests an indexer holds"
-        " locked are skipped; manifests with no recorded use are kept.",
+        " locked are skipped (exit 1); manifests with no recorded use are kept. When that"
+        " would delete every manifest of the namespace (or --older-than is 0), it asks first"
+        " on a terminal, or needs --yes.",
     )
     p.add_argument(
         "--older-than",
@@ -241,6 +321,8 @@ def add_maintenance_parsers(sub: Subparsers, common: argparse.ArgumentParser) ->
         help="e.g. 30d, 12h, 90m, 2w",
     )
     p.add_argument("--dry-run", action="store_true", help="list what would be expired")
+    add_yes_option(p, "expiring every manifest")
+    add_metrics_file_option(p)
 
     p = add_command(
         sub,
@@ -250,6 +332,7 @@ def add_maintenance_parsers(sub: Subparsers, common: argparse.ArgumentParser) ->
         help="reclaim what interrupted operations left (safe while indexers run)",
     )
     p.add_argument("--dry-run", action="store_true", help="count what would be reclaimed")
+    add_metrics_file_option(p)
 
     p = add_command(
         sub,
@@ -261,3 +344,4 @@ def add_maintenance_parsers(sub: Subparsers, common: argparse.ArgumentParser) ->
         " fixes what can be fixed (run it on a quiet store) and checks again.",
     )
     p.add_argument("--repair", action="store_true", help="fix the repairable violations")
+    add_metrics_file_option(p)

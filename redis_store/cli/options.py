@@ -66,6 +66,57 @@ def duration(text: str) -> Duration:
     return Duration(text.strip(), float(m[1]) * _UNITS[m[2]])
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """-v/-q/--log-level, before the command or after it (``top``: the main parser, which
+    sets the defaults; a subcommand only overrides what is given there)."""
+    default: Any = argparse.SUPPRESS
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else default,
+        help="more log output: -v the library's info messages, -vv debug messages",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=False if top else default,
+        help="no progress bar, notes or warnings: results and errors only",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=None if top else default,
+        metavar="LEVEL",
+        help="the library's log level: debug, info, warning (default), error, critical",
+    )
+
+
+def add_yes_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--yes: go ahead without asking (needed off a terminal) when ``what`` happens."""
+    parser.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help=f"do not ask before {what} (needed when stdin is not a terminal)",
+    )
+
+
+def add_metrics_file_option(parser: argparse.ArgumentParser) -> None:
+    """--metrics-file: the job's figures for node_exporter's textfile collector."""
+    parser.add_argument(
+        "--metrics-file",
+        metavar="PATH.prom",
+        help="write what the job did for node_exporter's textfile collector (atomically;"
+        " needs prometheus_client: pip install 'redis-store[metrics]')",
+    )
+
+
 def add_store_options(
     parser: argparse.ArgumentParser, *, url_help: str, default_namespace: str, in_process: bool
 ) -> None:
@@ -80,6 +131,7 @@ def add_store_options(
         help=f"key namespace in Redis (default: {default_namespace})",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_output_options(parser)
     parser.set_defaults(in_process=in_process)
 
 

@@ -200,7 +200,7 @@ def evaluate(
         if is_version_authoritative(m):
             check = range_check(v)
             if isinstance(check, str):
-                _undecided(out, m, rows[0].key, check, v, strict)
+                _undecided(out, m, rows[0], check, v, strict)
                 continue
             out.matched.update(c.key for c in rows if check(c))
             continue
@@ -211,16 +211,19 @@ def evaluate(
                 if m.vulnerable(c.record, v):
                     out.matched.add(c.key)
             except (ValueError, MatcherError) as e:
-                _undecided(out, m, c.key, str(e), v, strict)
+                _undecided(out, m, c, str(e), v, strict)
     return out
 
 
 def _undecided(
-    out: Outcome, m: Matcher, key: str, reason: str, v: Vulnerability, strict: bool
+    out: Outcome, m: Matcher, c: Candidate, reason: str, v: Vulnerability, strict: bool
 ) -> None:
+    """Say which comparison could not be decided in the user's terms: the matcher, the
+    package and its version, the vulnerability (the record's IDs only in brackets)."""
+    p = c.record.package
+    package = "a package" if p is None else f"package {p.name} {p.version}".rstrip()
+    what = f"{m.name}: {package} against vulnerability {v.name or v.id!r} (record {c.key})"
     if strict:
-        raise MatcherError(f"{m.name}: vulnerability {v.name or v.id!r}, record {key}: {reason}")
-    log.warning(
-        "%s: cannot decide vulnerability %r for record %s: %s", m.name, v.name or v.id, key, reason
-    )
-    out.undecided.append((m.name, key, reason))
+        raise MatcherError(f"{what}: {reason}")
+    log.warning("%s: cannot decide, counted as not affected: %s", what, reason)
+    out.undecided.append((m.name, c.key, reason))

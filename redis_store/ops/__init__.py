@@ -15,12 +15,14 @@ from redis_store.ops.inspect import (
     manifests_locked,
     scanners,
 )
+from redis_store.ops.listing import ManifestEntry, list_manifests
 from redis_store.ops.scan import ProgressCallback
 from redis_store.ops.stats import StoreStats, store_stats
 
 __all__ = [
     "ExpireResult",
     "GcResult",
+    "ManifestEntry",
     "ManifestInfo",
     "ProgressCallback",
     "StoreStats",
@@ -28,6 +30,7 @@ __all__ = [
     "check",
     "collect",
     "expire",
+    "list_manifests",
     "manifest_info",
     "manifests",
     "manifests_exist",

@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 
 from redis_store.errors import LockError
 from redis_store.models import Digest
+from redis_store.observe import watch
 from redis_store.store import locks, validate
 from redis_store.store.calls import Batch, Op, Pause
 from redis_store.store.operation import AsyncDriver
@@ -107,7 +108,8 @@ class AsyncManifestLock:
         store, d = self.store, self.digest
         if d in store._held_locks:
             raise LockError(f"manifest {d} is already locked by this store")
-        await store._run(locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff))
+        acquire = locks.acquire(d, self.key, self.token, store.lock_ttl, self.backoff)
+        await store._run(watch(store, "manifest_lock", acquire, d))
         self.renewal = locks.Renewal(store.lock_ttl)
         store._held_locks[d] = self.token
         self._renewer = asyncio.create_task(self._renew())

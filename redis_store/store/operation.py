@@ -3,6 +3,8 @@
 A method of :class:`~redis_store.store.core.StoreCore` decorated with :class:`operation` is a
 plain blocking method on a :class:`SyncDriver` (``RedisStore``) and a coroutine method on an
 :class:`AsyncDriver` (``AsyncRedisStore``), typed for both, so no method is written twice.
+A store with an ``observer`` (metrics, tracing) gets its methods bound through it, once per
+store; without one, the plain method, at no cost per call.
 """
 
 from __future__ import annotations
@@ -59,7 +61,11 @@ class operation(Generic[P, R]):
             return self
         fn = self.fn
         bound: Any
-        if isinstance(obj, AsyncDriver):
+        observer = getattr(obj, "observer", None)  # metrics, tracing (redis_store.observe)
+        if observer is not None and isinstance(obj, AsyncDriver | SyncDriver):
+            asynchronous = isinstance(obj, AsyncDriver)
+            bound = observer.bind(self.name, fn, obj, obj._run, asynchronous=asynchronous)
+        elif isinstance(obj, AsyncDriver):
             run_async = obj._run
 
             async def bound(*args: Any, **kwargs: Any) -> Any:

@@ -20,6 +20,7 @@ from redis_store.cache import CacheConfig, CacheStats, Entries, LocalCacheState
 from redis_store.cache.tracking import Tracking, TrackingUnavailable, node_finder
 from redis_store.errors import DurabilityError, InvalidInputError
 from redis_store.keys import KeyLayout
+from redis_store.observe import observer_for
 from redis_store.scripts import NAMES, explain_error, is_write, source
 from redis_store.store.calls import Batch, Call, Command, ScriptCall
 from redis_store.store.connect import client_from_url, is_cluster_client
@@ -68,6 +69,8 @@ class ClientStore(StoreCore):
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
         local_cache: bool | CacheConfig = True,
+        metrics: Any = None,
+        tracing: Any = None,
     ) -> None:
         keys = KeyLayout(namespace)
         check_client(client)
@@ -87,6 +90,9 @@ class ClientStore(StoreCore):
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
         #: The registered scripts by name (redis-py objects that know their SHA).
         self.scripts = register_scripts(client)
+        #: Where calls are reported (``metrics=``: a prometheus_client registry,
+        #: ``tracing=``: OpenTelemetry); None: nowhere, at no cost (redis_store.observe).
+        self.observer = observer_for(self, metrics, tracing)
 
     @classmethod
     def from_url(
@@ -98,6 +104,8 @@ class ClientStore(StoreCore):
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
         local_cache: bool | CacheConfig = True,
+        metrics: Any = None,
+        tracing: Any = None,
         **kwargs: Any,
     ) -> Self:
         """A store on a new client for a ``redis://``, ``rediss://``, ``unix://``,
@@ -113,6 +121,8 @@ class ClientStore(StoreCore):
             wait_replicas=wait_replicas,
             wait_timeout=wait_timeout,
             local_cache=local_cache,
+            metrics=metrics,
+            tracing=tracing,
         )
 
     # -- the local cache -----------------------------------------------------------------------
