@@ -2,7 +2,8 @@
 
 Everything public is importable from here: the models and their claircore JSON codec, the
 errors, the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`) and their protocols
-(:class:`Store`, :class:`AsyncStore`) for type hints.
+(:class:`Store`, :class:`AsyncStore`) for type hints, and the cache tier's origins
+(:mod:`redis_store.tier`).
 """
 
 from redis_store import replay as replay
@@ -13,6 +14,7 @@ from redis_store.errors import (
     InvalidInputError,
     LockError,
     MatcherError,
+    OriginError,
     StoreError,
     UnknownLayerError,
     UnknownManifestError,
@@ -23,6 +25,7 @@ from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
 from redis_store.store.api import AsyncStore, Store
+from redis_store.tier import ClairDatabaseOrigin, ClairIndexerOrigin, Origin, ReadThrough
 from redis_store.version import __version__ as __version__
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "AsyncStore",
     "CacheConfig",
     "CacheStats",
+    "ClairDatabaseOrigin",
+    "ClairIndexerOrigin",
     "DigestError",
     "DurabilityError",
     "InvalidInputError",
@@ -41,6 +46,9 @@ __all__ = [
     "LockError",
     "ManifestLock",
     "MatcherError",
+    "Origin",
+    "OriginError",
+    "ReadThrough",
     "RedisStore",
     "Store",
     "StoreError",

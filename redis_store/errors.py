@@ -52,12 +52,23 @@ class DurabilityError(StoreError):
         self.wanted = wanted
 
 
+class OriginError(StoreError):
+    """The cache tier's origin (Clair's indexer API or database) failed to answer, or gave
+    a report that cannot be imported; nothing was imported."""
+
+    def __init__(self, message: str, *, origin: str = "", digest: str = "") -> None:
+        super().__init__(message)
+        self.origin = origin
+        self.digest = digest
+
+
 __all__ = [
     "DigestError",
     "DurabilityError",
     "InvalidInputError",
     "LockError",
     "MatcherError",
+    "OriginError",
     "StoreError",
     "UnknownLayerError",
     "UnknownManifestError",

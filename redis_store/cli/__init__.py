@@ -2,14 +2,17 @@
 
 One module per command family, each with small ``cmd_*`` functions taking the parsed
 arguments and returning the exit status; the work itself is done by the library
-(:mod:`redis_store.replay`, :mod:`redis_store.ops`, :mod:`redis_store.demo`). ``main``
+(:mod:`redis_store.replay`, :mod:`redis_store.ops`, :mod:`redis_store.tier`,
+:mod:`redis_store.demo`). ``main``
 returns the status instead of exiting, so tests can call it in-process.
 
 - :mod:`~redis_store.cli.demo`: ``demo``
-- :mod:`~redis_store.cli.load`: ``import``, ``export``
+- :mod:`~redis_store.cli.load`: ``import``, ``export``; :mod:`~redis_store.cli.fill`:
+  ``import --from`` (filling from a Clair)
 - :mod:`~redis_store.cli.inspect`: ``report``, ``layers``, ``scanners``, ``stats``
 - :mod:`~redis_store.cli.affected`: ``affected``
 - :mod:`~redis_store.cli.maintain`: ``delete``, ``expire``, ``gc``, ``fsck``
+- :mod:`~redis_store.cli.evict`: ``evict`` (a cache tier's memory budget)
 
 What they share: :mod:`~redis_store.cli.options` (argument types, --url/--namespace/--json,
 -v/-q/--log-level), :mod:`~redis_store.cli.connection` (the one way to open the store, checked
@@ -32,7 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_store.cli import affected, console, demo, inspect, interrupts, load, maintain
+from redis_store.cli import affected, console, demo, evict, inspect, interrupts, load, maintain
 from redis_store.cli.connection import connect, explained, store_label
 from redis_store.cli.errors import (
     FAILED,
@@ -57,6 +60,7 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     affected.add_affected_parser,
     maintain.add_delete_parser,
     maintain.add_maintenance_parsers,
+    evict.add_evict_parser,
     inspect.add_stats_parser,
 )
 

@@ -25,6 +25,7 @@ from redis_store.cli import console
 from redis_store.cli.connection import open_store
 from redis_store.cli.console import note, print_json, stdin_lines, warn
 from redis_store.cli.errors import FAILED, INTERRUPTED, CommandError, UsageError
+from redis_store.cli.fill import cmd_import_from, origin_options
 from redis_store.cli.interrupts import finish_first
 from redis_store.cli.jobfile import job_metrics
 from redis_store.cli.options import Subparsers, add_command, add_metrics_file_option, digest
@@ -227,6 +228,14 @@ def import_sources(paths: Sequence[str]) -> Sources:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Load Clair IndexReports into the store, as claircore's controller would write them."""
+    if args.origin is not None:
+        if args.sources:
+            raise UsageError("give report files or --from, not both")
+        return cmd_import_from(args)
+    if args.digests is not None or args.jobs != 1:
+        raise UsageError("--digests and --jobs go with --from")
+    if not args.sources:
+        raise UsageError("give report files (or - for stdin), or --from URL")
     sources = import_sources(args.sources)
     if sources.skipped:
         shown = ", ".join(sources.skipped[:5]) + (", ..." if len(sources.skipped) > 5 else "")
@@ -316,11 +325,14 @@ def add_import_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         " lock. A source holds one report, a JSON array of reports, or JSON lines. A report"
         " already stored with the same content is skipped; one stored with other content is"
         " a conflict, left alone unless --force (exit 1). Invalid documents are reported by"
-        " name and skipped, and nothing is written for them.",
+        " name and skipped, and nothing is written for them. With --from, the reports come"
+        " from a Clair: its database (clair+postgresql://...), every finished report it"
+        " holds, or its indexer API (https://...), the digests named by --digests; reports"
+        " already stored are skipped, so an interrupted fill is resumed by running it again.",
     )
     p.add_argument(
         "sources",
-        nargs="+",
+        nargs="*",
         metavar="FILE|DIR|-",
         help="a report file (one report, a JSON array, or JSON lines), a directory of"
         " *.json / *.jsonl / *.ndjson files, or - for stdin",
@@ -337,6 +349,7 @@ def add_import_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to wait for a manifest an indexer holds locked (default: 10)",
     )
+    origin_options(p)
     add_metrics_file_option(p)
 
 

@@ -66,6 +66,18 @@ def duration(text: str) -> Duration:
     return Duration(text.strip(), float(m[1]) * _UNITS[m[2]])
 
 
+def size(text: str) -> int:
+    """Bytes: ``2GiB``, ``512MiB``, ``1.5G``, ``800mb``; every unit is a power of 1024 (as
+    Redis reads ``maxmemory 2gb``). A bare number is bytes."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:ib|b)?|b?)", text.strip().lower())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2GiB, 512MiB, 1.5G)")
+    n = int(float(m[1]) * 1024 ** (1 + "kmgt".index(m[2]) if m[2] else 0))
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least one byte, got {text!r}")
+    return n
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 

@@ -55,10 +55,16 @@ class Call:
                     for call, reply in zip(step, replies, strict=False):
                         if getattr(call, "name", None) in RETRYING and reply == b"RETRY":
                             self.retries += 1
-                else:  # a Pause between two attempts to take a held lock
+                elif hasattr(step, "seconds"):  # a Pause between two attempts to take a held lock
                     self.lock_waits += 1
                     self.waited += step.seconds
                     replies = yield step
+                else:  # a Fetch from the origin, whose failure is thrown in
+                    try:
+                        replies = yield step
+                    except Exception as e:
+                        step = op.throw(e)
+                        continue
                 step = op.send(replies)
         except StopIteration as stop:
             result: R = stop.value

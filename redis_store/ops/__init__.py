@@ -4,6 +4,7 @@ These read the key layout directly (with SCAN, in batches), so they work on any 
 the namespace whatever process wrote it. They take a sync :class:`~redis_store.RedisStore`.
 """
 
+from redis_store.ops.evict import EvictionResult, evict
 from redis_store.ops.expire import ExpireResult, expire
 from redis_store.ops.fsck import Violation, check, repair
 from redis_store.ops.gc import GcResult, collect
@@ -13,6 +14,7 @@ from redis_store.ops.inspect import (
     manifests,
     manifests_exist,
     manifests_locked,
+    reports_exist,
     scanners,
 )
 from redis_store.ops.listing import ManifestEntry, list_manifests
@@ -20,6 +22,7 @@ from redis_store.ops.scan import ProgressCallback
 from redis_store.ops.stats import StoreStats, store_stats
 
 __all__ = [
+    "EvictionResult",
     "ExpireResult",
     "GcResult",
     "ManifestEntry",
@@ -29,6 +32,7 @@ __all__ = [
     "Violation",
     "check",
     "collect",
+    "evict",
     "expire",
     "list_manifests",
     "manifest_info",
@@ -36,6 +40,7 @@ __all__ = [
     "manifests_exist",
     "manifests_locked",
     "repair",
+    "reports_exist",
     "scanners",
     "store_stats",
 ]

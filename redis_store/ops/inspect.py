@@ -80,6 +80,12 @@ def manifests_exist(store: RedisStore, digests: Sequence[str]) -> list[bool]:
     return [bool(n) for n in read_many(store, [store.keys.manifest(d) for d in digests], "exists")]
 
 
+def reports_exist(store: RedisStore, digests: Sequence[str]) -> list[bool]:
+    """Whether each manifest has a report stored, in order (pipelined like
+    :func:`manifests_exist`): what a bulk fill from an origin skips."""
+    return [bool(n) for n in read_many(store, [store.keys.report(d) for d in digests], "exists")]
+
+
 def manifests_locked(store: RedisStore, digests: Sequence[str]) -> list[bool]:
     """Whether someone (an indexer, an import) holds each manifest's index lock right now, in
     order: the reason ``delete_manifests`` skips an existing manifest."""

@@ -53,12 +53,21 @@ class Pause:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Not a call: the front end asks the store's origin for a manifest's report (blocking,
+    or in a worker thread on asyncio) and resumes the operation with ``[json or None]``, or
+    throws the origin's error into it (the cache tier's read-through, :mod:`redis_store.tier`)."""
+
+    digest: str
+
+
 Call = ScriptCall | Command
 #: Calls sent together in one round trip; their replies come back in the same order, an
 #: error reply as the exception object in its place.
 Batch = list[Call]
 #: A store operation: yields batches (or pauses), receives replies, returns its result.
-Op = Generator[Batch | Pause, list[Any], R]
+Op = Generator[Batch | Pause | Fetch, list[Any], R]
 
 
-__all__ = ["Arg", "Batch", "Call", "Command", "Op", "Pause", "ScriptCall"]
+__all__ = ["Arg", "Batch", "Call", "Command", "Fetch", "Op", "Pause", "ScriptCall"]

@@ -40,9 +40,11 @@ from redis_store.models import (
 )
 from redis_store.store import validate
 from redis_store.store.calls import Arg, Batch, Command, Op, ScriptCall
+from redis_store.store.fill import fill
 from redis_store.store.operation import operation
 from redis_store.store.replies import StaleScannersError, scanner_text, text, unwrap
 from redis_store.store.steps import PackageValues, Steps
+from redis_store.tier.origins import ReadThrough
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -58,6 +60,7 @@ class StoreCore:
         *,
         lock_ttl: float = 30.0,
         cache: Entries | None = None,
+        tier: ReadThrough | None = None,
     ) -> None:
         self.keys = keys
         self.namespace = keys.namespace
@@ -86,6 +89,13 @@ class StoreCore:
         self.cache = cache
         #: Uses of manifests (report reads) still to be recorded for ``expire``.
         self._uses = Uses()
+        #: The cache tier's origin, read through on a miss (None: misses are misses).
+        self.tier = tier
+        if tier is not None and not tier.origin.timeout < self.lock_ttl:
+            raise ValueError(
+                f"the origin's timeout ({tier.origin.timeout:g}s) must be shorter than"
+                f" lock_ttl ({self.lock_ttl:g}s): a fetch runs under the manifest's lock"
+            )
 
     def _cached(
         self,
@@ -239,8 +249,24 @@ class StoreCore:
 
     @operation
     def manifest_scanned(self, manifest: Digest | str, scanners: Iterable[Scanner]) -> Op[bool]:
-        """Whether every scanner finished the manifest (vacuously true for no scanners)."""
+        """Whether every scanner finished the manifest (vacuously true for no scanners).
+        With an origin, a manifest not held here is read through first."""
         d = validate.digest(manifest, "manifest")
+        if self.tier is None:
+            return (yield from self._scanned(d, scanners))
+        scanners = validate.sequence(scanners, "scanners")
+        scanned = yield from self._scanned(d, scanners)
+        if not scanned and (yield from fill(self, self.tier, d, known_absent=False)):
+            scanned = yield from self._scanned(d, scanners)
+        return scanned
+
+    def _stored_manifest_scanned(
+        self, manifest: Digest | str, scanners: Iterable[Scanner]
+    ) -> Op[bool]:
+        """``manifest_scanned`` of what is held here (never reading through an origin)."""
+        return (yield from self._scanned(validate.digest(manifest, "manifest"), scanners))
+
+    def _scanned(self, d: Digest, scanners: Iterable[Scanner]) -> Op[bool]:
         identities = validate.scanner_identities(scanners)
         if not identities:
             return True
@@ -266,6 +292,8 @@ class StoreCore:
         first read (:class:`~redis_store.codec.lazy.LazyIndexReport`)."""
         d = validate.digest(manifest, "manifest")
         source = yield from self._report_json(d)
+        if source is None and self.tier is not None:
+            source = yield from self._read_through(d)
         return None if source is None else LazyIndexReport.of(source)
 
     @operation
@@ -273,7 +301,23 @@ class StoreCore:
         """The stored report in claircore's JSON (what Clair's indexer API serves), or None,
         without building any object."""
         d = validate.digest(manifest, "manifest")
-        return (yield from self._report_json(d))
+        source = yield from self._report_json(d)
+        if source is None and self.tier is not None:
+            source = yield from self._read_through(d)
+        return source
+
+    def _stored_index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
+        """``index_report`` of what is held here (never reading through an origin)."""
+        source = yield from self._report_json(validate.digest(manifest, "manifest"))
+        return None if source is None else LazyIndexReport.of(source)
+
+    def _read_through(self, d: Digest) -> Op[bytes | None]:
+        """A report not held here: imported from the origin, then read (None: the origin
+        has no finished report of it either)."""
+        assert self.tier is not None
+        if (yield from fill(self, self.tier, d, known_absent=True)):
+            return (yield from self._report_json(d))
+        return None
 
     def _report_json(self, d: Digest) -> Op[bytes | None]:
         """The report's JSON, from the cache or Redis. The read counts as a use of the

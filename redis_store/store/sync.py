@@ -14,7 +14,7 @@ from redis_store.errors import LockError
 from redis_store.models import Digest
 from redis_store.observe import watch
 from redis_store.store import locks, validate
-from redis_store.store.calls import Batch, Op, Pause
+from redis_store.store.calls import Batch, Fetch, Op, Pause
 from redis_store.store.operation import SyncDriver
 from redis_store.store.transport import ClientStore, Send
 
@@ -27,13 +27,21 @@ class RedisStore(SyncDriver, ClientStore):
     client_class = redis.Redis
 
     def _run(self, op: Op[R]) -> R:
-        """Run an operation to its end: each batch sent, each pause slept."""
+        """Run an operation to its end: each batch sent, each pause slept, each report
+        fetched from the origin (its failure thrown into the operation, which cleans up)."""
         try:
             step = next(op)
             while True:
                 if isinstance(step, Pause):
                     time.sleep(step.seconds)
                     step = op.send([])
+                elif isinstance(step, Fetch):
+                    try:
+                        found = self._origin().fetch(step.digest)
+                    except Exception as e:
+                        step = op.throw(e)
+                    else:
+                        step = op.send([found])
                 else:
                     step = op.send(self._send(step))
         except StopIteration as stop:
@@ -73,6 +81,7 @@ class RedisStore(SyncDriver, ClientStore):
     def close(self) -> None:
         """Close the client's connections (and the local cache's listeners)."""
         self._close_cache()
+        self._close_origin()
         self.client.close()
 
     def __enter__(self) -> RedisStore:

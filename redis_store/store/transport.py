@@ -29,6 +29,7 @@ from redis_store.store.operation import AsyncDriver
 from redis_store.store.steps import Steps
 from redis_store.store.steps.cluster import ClusterSteps
 from redis_store.store.steps.single import PLANS, SingleServerSteps
+from redis_store.tier import Origin, ReadThrough, origin_from_url
 
 if TYPE_CHECKING:
     from typing import Self
@@ -54,6 +55,16 @@ SCRIPT_RELOADS: Final = 5
 Exchange = Generator[Send | LoadScripts, list[Any] | None, list[Any]]
 
 
+def read_through(origin: str | Origin | ReadThrough | None) -> ReadThrough | None:
+    """``origin=`` as the store keeps it: a URL (``origin_from_url``), an origin (read
+    through with the defaults) or a :class:`ReadThrough` saying how."""
+    if origin is None or isinstance(origin, ReadThrough):
+        return origin
+    if isinstance(origin, str):
+        return ReadThrough(origin_from_url(origin))
+    return ReadThrough(origin)
+
+
 class ClientStore(StoreCore):
     """The core bound to a redis-py client: what both front ends hold."""
 
@@ -71,6 +82,7 @@ class ClientStore(StoreCore):
         local_cache: bool | CacheConfig = True,
         metrics: Any = None,
         tracing: Any = None,
+        origin: str | Origin | ReadThrough | None = None,
     ) -> None:
         keys = KeyLayout(namespace)
         check_client(client)
@@ -84,7 +96,10 @@ class ClientStore(StoreCore):
         else:  # plans are remembered unless the local cache is off
             steps = SingleServerSteps(keys, plans=0 if self._cache_config is None else PLANS)
         cache = None if self.tracking is None else self.tracking.entries
-        StoreCore.__init__(self, keys, steps, lock_ttl=lock_ttl, cache=cache)
+        tier = read_through(origin)
+        #: Whether close() closes the origin too (made here from a URL).
+        self._owns_origin = isinstance(origin, str)
+        StoreCore.__init__(self, keys, steps, lock_ttl=lock_ttl, cache=cache, tier=tier)
         self.client = client
         #: After every batch that writes, WAIT for this many replicas (0: do not wait).
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
@@ -106,6 +121,7 @@ class ClientStore(StoreCore):
         local_cache: bool | CacheConfig = True,
         metrics: Any = None,
         tracing: Any = None,
+        origin: str | Origin | ReadThrough | None = None,
         **kwargs: Any,
     ) -> Self:
         """A store on a new client for a ``redis://``, ``rediss://``, ``unix://``,
@@ -123,7 +139,18 @@ class ClientStore(StoreCore):
             local_cache=local_cache,
             metrics=metrics,
             tracing=tracing,
+            origin=origin,
         )
+
+    def _origin(self) -> Origin:
+        """The origin a :class:`~redis_store.store.calls.Fetch` asks."""
+        if self.tier is None:
+            raise AssertionError("a Fetch from a store without an origin")
+        return self.tier.origin
+
+    def _close_origin(self) -> None:
+        if self.tier is not None and self._owns_origin:
+            self.tier.origin.close()
 
     # -- the local cache -----------------------------------------------------------------------
     @property

@@ -416,3 +416,23 @@ def vulnerability(value: object, what: str = "vulnerability") -> Vulnerability:
     if not isinstance(value.package.name, str) or not value.package.name:
         raise InvalidInputError(f"{what}.package.name: a vulnerability needs a package name")
     return value
+
+
+def importable(value: IndexReport) -> None:
+    """Raise :class:`ValueError` (naming the fault) unless ``value`` can be imported whole.
+
+    That is: it names its manifest, it is a finished, successful index report, the store
+    would accept every value in it, and every package has a name (claircore's
+    ``index_packages`` drops a nameless one, so the replay could not finish).
+    """
+    if value.hash is None:
+        raise ValueError("the report has no manifest_hash")
+    if not value.success:
+        raise ValueError(
+            f"not a finished index report (state {value.state!r}, success false"
+            + (f", err {value.err!r})" if value.err else ")")
+        )
+    r = report(value)  # what the store would refuse, refused before the first write
+    for pid, pkg in (r.packages or {}).items():
+        if not pkg.name:
+            raise ValueError(f"packages[{pid!r}]: a package without a name")

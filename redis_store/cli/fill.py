@@ -1,0 +1,155 @@
+"""``import --from``: filling the store from a Clair (its database or its indexer API).
+
+The work is :func:`redis_store.tier.bulk.fill_from_origin`; here are the origin's options,
+reading ``--digests``, progress, Ctrl-C (every worker finishes its report) and the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from redis_store.cli import console
+from redis_store.cli.connection import open_store, store_url
+from redis_store.cli.console import print_json, warn
+from redis_store.cli.errors import FAILED, INTERRUPTED, Misconfigured, UsageError
+from redis_store.cli.jobfile import job_metrics
+from redis_store.cli.options import positive_int
+from redis_store.errors import OriginError
+from redis_store.store.validate import digest as as_digest
+from redis_store.tier import Origin, origin_from_url
+from redis_store.tier.bulk import fill_from_origin
+
+#: Where a token for Clair's API is read when --token is not given.
+TOKEN_ENV = "CLAIR_TOKEN"
+
+
+def origin_options(p: argparse.ArgumentParser) -> None:
+    """``--from`` and what goes with it, on ``import``."""
+    p.add_argument(
+        "--from",
+        dest="origin",
+        metavar="URL",
+        help="fill from a Clair: clair+postgresql://USER@HOST/DB (its indexer database,"
+        " read-only) or https://CLAIR (its indexer API)",
+    )
+    p.add_argument(
+        "--digests",
+        metavar="FILE|-",
+        help="with --from: import these manifests (one digest a line; - for stdin) rather"
+        " than every one the database lists (the API cannot list: required there)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="with --from: fetch and import N reports at a time (default: 1)",
+    )
+    p.add_argument(
+        "--origin-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="with --from: seconds one fetch may take (default: 10)",
+    )
+    p.add_argument(
+        "--token",
+        metavar="JWT",
+        help=f"with an https:// --from: the Authorization bearer token (default: ${TOKEN_ENV})",
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="with an https:// --from: trust this CA for the Clair's certificate",
+    )
+
+
+def _origin(args: argparse.Namespace) -> Origin:
+    try:
+        return origin_from_url(
+            args.origin,
+            timeout=args.origin_timeout,
+            token=args.token or os.environ.get(TOKEN_ENV) or None,
+            ca_file=args.ca_file,
+        )
+    except ValueError as e:
+        raise Misconfigured(f"--from: {e}") from None
+
+
+def _digests(path: str) -> list[str]:
+    """The digests of a --digests file, checked (a bad one names its line)."""
+    if path == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as e:
+            raise UsageError(f"--digests {path}: {e.strerror or e}") from None
+    out: list[str] = []
+    for n, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            out.append(as_digest(text, "digest"))
+        except ValueError as e:
+            raise UsageError(f"--digests {path}, line {n}: {e}") from None
+    return out
+
+
+def cmd_import_from(args: argparse.Namespace) -> int:
+    origin = _origin(args)
+    digests: Iterator[str] | list[str] | None = None
+    if args.digests is not None:
+        digests = _digests(args.digests)
+    elif not args.origin.startswith(("clair+", "postgres")):
+        raise UsageError("Clair's indexer API cannot list its manifests: give --digests FILE")
+    progress = console.progress()
+    jobs = args.jobs
+    if store_url(args) is None and jobs > 1:  # one in-process server: one worker
+        jobs = 1
+    try:
+        with job_metrics(args, "import") as job:
+            result = fill_from_origin(
+                lambda: open_store(args),
+                origin,
+                digests,
+                jobs=jobs,
+                lock_timeout=args.lock_timeout,
+                on_progress=lambda done, total: progress.update("importing", done, total),
+            )
+            job.completed = not (result.interrupted or result.aborted)
+            if job.file is not None:
+                job.file.imports(
+                    {
+                        "imported": len(result.imported),
+                        "unchanged": len(result.skipped),
+                        "missing": len(result.missing),
+                        "failed": len(result.failed),
+                    }
+                )
+    except OriginError as e:
+        raise Misconfigured(str(e)) from None
+    finally:
+        progress.clear()
+        origin.close()
+    for d, error in result.failed:
+        warn("import", f"{d}: {error}")
+    if args.json:
+        print_json({"origin": origin.name, "jobs": jobs, **result.as_dict()})
+    else:
+        print(result.summary())
+    if result.interrupted:
+        warn("import", "interrupted; every report is either imported whole or not at all")
+        return INTERRUPTED
+    if result.aborted:
+        warn("import", result.aborted)
+        return FAILED
+    return FAILED if result.failed else 0
+
+
+__all__ = ["cmd_import_from", "origin_options"]

@@ -1,0 +1,110 @@
+"""Clair's indexer HTTP API as an origin: ``GET /indexer/api/v1/index_report/{digest}``."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+
+from redis_store.errors import OriginError
+from redis_store.models import Digest
+
+#: Where Clair's indexer serves a manifest's report.
+REPORT_PATH = "/indexer/api/v1/index_report/"
+#: A larger answer is refused rather than read into memory (claircore's largest reports
+#: are a few MB).
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+
+class ClairIndexerOrigin:
+    """Reports from a Clair indexer (or a combined-mode Clair) over HTTP(S).
+
+    ``token`` goes in the ``Authorization`` header as ``Bearer <token>``: a string, or a
+    callable asked for a fresh one on every request (Clair's pre-shared-key JWTs expire).
+    TLS: ``ca_file`` to trust a private CA, ``cert_file``/``key_file`` for a client
+    certificate, or a whole ``ssl_context``. A 404 is "not indexed" (None); any other
+    failure, a timeout included, is an :class:`OriginError`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        token: str | Callable[[], str] | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"origin: expected an http:// or https:// URL, got {url!r}")
+        if not timeout > 0:
+            raise ValueError("origin timeout must be positive")
+        self.base = urllib.parse.urlunsplit(
+            (parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"), "", "")
+        )
+        self.name = self.base
+        self.timeout = float(timeout)
+        self._token = token
+        context = ssl_context
+        if context is None and parts.scheme == "https":
+            context = ssl.create_default_context(cafile=ca_file)
+            if cert_file is not None:
+                context.load_cert_chain(cert_file, key_file)
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "redis-store"}
+        token = self._token() if callable(self._token) else self._token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def fetch(self, digest: str) -> bytes | None:
+        url = self.base + REPORT_PATH + urllib.parse.quote(digest, safe=":")
+        where = f"{self.name}: {digest}"
+        try:
+            request = urllib.request.Request(url, headers=self._headers())
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                body: bytes = answer.read(MAX_REPORT_BYTES + 1)
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise OriginError(
+                f"{where}: HTTP {e.code} {e.reason}", origin=self.name, digest=digest
+            ) from e
+        except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts are OSError
+            reason = e.reason if isinstance(e, urllib.error.URLError) else e
+            raise OriginError(
+                f"{where}: {type(reason).__name__}: {reason}", origin=self.name, digest=digest
+            ) from e
+        except Exception as e:  # the token callable, say
+            raise OriginError(f"{where}: {type(e).__name__}: {e}", origin=self.name) from e
+        if len(body) > MAX_REPORT_BYTES:
+            raise OriginError(
+                f"{where}: the answer is larger than {MAX_REPORT_BYTES} bytes",
+                origin=self.name,
+                digest=digest,
+            )
+        return body
+
+    def digests(self) -> Iterator[Digest]:
+        raise OriginError(
+            f"{self.name}: Clair's indexer API cannot list its manifests; name them"
+            " (--digests FILE)",
+            origin=self.name,
+        )
+
+    def close(self) -> None:
+        """Nothing to release: every request has its own connection."""
+
+
+__all__ = ["ClairIndexerOrigin"]

@@ -1,0 +1,86 @@
+"""A stand-in for Clair's indexer HTTP API on loopback, serving given reports.
+
+Real HTTP (``http.server`` in a thread): ``GET /indexer/api/v1/index_report/{digest}``
+answers the report's JSON, 404 for a digest it does not hold, and for digests given a
+``fault``: ``"500"`` (an internal error), ``"slow"`` (answers after ``slow_seconds``),
+``"malformed"`` (not JSON), ``"truncated"`` (JSON cut short), ``"other"`` (another
+manifest's report). With a ``token``, a request without ``Authorization: Bearer <token>``
+gets 401. Every request is counted by digest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/indexer/api/v1/index_report/"
+
+
+class ClairAPI:
+    def __init__(self, reports: dict[str, bytes], *, token: str | None = None) -> None:
+        self.reports = dict(reports)
+        self.faults: dict[str, str] = {}
+        self.token = token
+        self.slow_seconds = 2.0
+        self.requests: Counter[str] = Counter()
+        self.authorizations: list[str | None] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                api._answer(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
+        if not h.path.startswith(PREFIX):
+            return self._send(h, 404, b'{"code":"not-found"}')
+        digest = h.path[len(PREFIX) :]
+        self.requests[digest] += 1
+        auth = h.headers.get("Authorization")
+        self.authorizations.append(auth)
+        if self.token is not None and auth != f"Bearer {self.token}":
+            return self._send(h, 401, b'{"code":"unauthorized"}')
+        fault = self.faults.get(digest)
+        if fault == "500":
+            return self._send(h, 500, b'{"code":"internal-error"}')
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        body = self.reports.get(digest)
+        if body is None:
+            return self._send(h, 404, b'{"code":"not-found","message":"no such report"}')
+        if fault == "malformed":
+            body = b"<html>bad gateway</html>"
+        elif fault == "truncated":
+            body = body[: len(body) // 2]
+        elif fault == "other":
+            body = next(b for d, b in self.reports.items() if d != digest)
+        self._send(h, 200, body)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+            pass
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
