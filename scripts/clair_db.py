@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.clair_database import fill_clair_database  # noqa: E402
-from redis_store import IndexReport  # noqa: E402
+from benchmarks.clair_database import fill_clair_database
+from redis_store import IndexReport
 
 
 def main() -> int:

@@ -149,7 +149,7 @@ def test_a_miss_is_fetched_imported_and_then_a_hit(
 def test_index_report_json_and_manifest_scanned_read_through(
     make: Make, clair: ClairAPI, backend: Backend
 ) -> None:
-    d, raw = next(iter(REPORTS.items()))
+    d = next(iter(REPORTS))
     store = make(origin_of(clair))
     assert orjson.loads(store.index_report_json(d))["manifest_hash"] == d
     second = list(REPORTS)[-1]
@@ -265,8 +265,7 @@ def test_concurrent_misses_in_many_stores_fetch_once(clair: ClairAPI, backend: B
     clair.faults[FIRST] = "slow"
     clair.slow_seconds = 0.5
     stores = [
-        RedisStore(backend.client(), "test", origin=origin_of(clair, timeout=5.0))
-        for _ in range(8)
+        RedisStore(backend.client(), "test", origin=origin_of(clair, timeout=5.0)) for _ in range(8)
     ]
     got: list[Any] = []
     errors: list[BaseException] = []

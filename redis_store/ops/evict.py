@@ -6,8 +6,10 @@ own would leave reverse indexes pointing at nothing. This evicts whole manifests
 through ``delete_manifests`` (atomic per manifest, reclaiming the layers, records and
 packages no other manifest uses, skipping manifests an indexer holds locked), oldest
 recorded use first (the ``used`` time ``expire`` reads; a manifest with none recorded counts
-as the oldest). It deletes in rounds sized from what the previous round freed, reading
-``INFO memory`` after each, so it stops close to the budget rather than far under it.
+as the oldest). It deletes in rounds sized from what the previous rounds freed, reading
+``INFO memory`` after each, so it stops close to the budget rather than far under it. Uses
+are recorded at most once a minute per manifest, so manifests used within the same minute
+are told apart by their ID (the older first).
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
+from redis_store.errors import StoreError
 from redis_store.models import Digest
 from redis_store.ops.inspect import manifests, manifests_locked
 from redis_store.ops.nodes import used_memory
 from redis_store.ops.scan import ProgressCallback, batched, read_many
 from redis_store.store import RedisStore
 
-#: The first round deletes this many manifests; later rounds as many as the memory still
-#: over budget needs at the bytes per manifest measured so far (at most MAX_ROUND).
+#: The first round deletes this many manifests; later rounds half as many as the memory
+#: still over budget needs at the bytes per manifest measured so far (at most MAX_ROUND).
 FIRST_ROUND = 10
 MAX_ROUND = 500
 
@@ -75,7 +80,12 @@ class EvictionResult:
 
 def memory_used(store: RedisStore) -> int:
     """``used_memory`` of the server (on a cluster, the sum over its primaries)."""
-    return sum(used_memory(store.client).values())
+    try:
+        return sum(used_memory(store.client).values())
+    except ResponseError as e:  # fakeredis has no INFO
+        raise StoreError(
+            f"evict reads the server's INFO memory, which this server does not answer ({e})"
+        ) from None
 
 
 def least_recently_used(store: RedisStore) -> list[Digest]:
@@ -100,8 +110,10 @@ def evict(
     progress: ProgressCallback | None = None,
 ) -> EvictionResult:
     """Delete least recently used manifests until ``used_memory`` is at most ``max_memory``
-    bytes (or nothing is left to delete). ``dry_run`` deletes nothing and says which it
-    would delete, by an estimate of what each frees."""
+    bytes (or nothing is left to delete). ``dry_run`` deletes nothing and names the
+    manifests it would delete by an estimate of what each frees: ``MEMORY USAGE`` of the
+    manifest's own keys, a lower bound (the layers freed with their last user are not
+    counted), so it names at least as many as a real run deletes."""
     if max_memory <= 0:
         raise ValueError("max_memory must be positive")
     start = time.perf_counter()
@@ -145,7 +157,9 @@ def _delete(
         freed = result.used_before - used
         if result.evicted and freed > 0:
             per_manifest = freed / len(result.evicted)
-            size = max(1, min(MAX_ROUND, math.ceil((used - budget) / per_manifest)))
+            # half of what the rest needs at the rate so far: the rate varies (a layer is
+            # freed with its last user), so close in rather than overshoot
+            size = max(1, min(MAX_ROUND, math.ceil(0.5 * (used - budget) / per_manifest)))
 
 
 def _plan(store: RedisStore, order: list[Digest], over: int, result: EvictionResult) -> None:
