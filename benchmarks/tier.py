@@ -134,8 +134,12 @@ def _evict_watch(redis: servers.RedisServer, budget: int, every: float) -> Itera
     try:
         yield passes
     finally:
-        proc.send_signal(2)  # Ctrl-C: the pass under way finishes whole
-        proc.wait(timeout=60)
+        proc.terminate()  # SIGTERM, as Ctrl-C: the pass under way finishes whole
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         reader.join(timeout=10)
 
 
@@ -290,8 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         mh = [miss_and_hit(redis, o, digest, args.reps, args.hits) for o in origins]
         for o in origins:
             o.close()
+        print(json.dumps(mh), file=sys.stderr)
         print("bulk fill ...", file=sys.stderr)
         fills = [bulk_fill(redis, db_url, jobs) for jobs in (1, 4)]
+        print(json.dumps(fills), file=sys.stderr)
         print(f"budget stream for {args.stream_seconds:g} s ...", file=sys.stderr)
         stream = budget_stream(redis, budget, args.stream_seconds, args.evict_every, args.hot)
         doc = {

@@ -497,6 +497,26 @@ def test_sigterm_is_handled_as_sigint(
     assert_consistent(store)
 
 
+def test_sigterm_stops_a_command_started_with_sigint_ignored(server: RedisServer) -> None:
+    """A shell's background job (``cmd &`` without job control) starts with SIGINT
+    ignored: it stays ignored, and SIGTERM still stops the command."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redis_store", "evict", "--max-memory", "1GiB", "--watch", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(server.url),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    time.sleep(1.5)  # started, and watching
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err  # --watch runs until stopped
+
+
 # -- misconfiguration: one line, exit 2 -----------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(RedisStore, "from_url", classmethod(sync_from_url))
     monkeypatch.setattr(AsyncRedisStore, "from_url", classmethod(async_from_url))
-    assert len(BLOCKS) == 5
+    assert len(BLOCKS) == 6
     env: dict[str, Any] = {}
     exec(BLOCKS[0], env)
     env["digest"] = env["manifest"].hash
@@ -43,3 +43,5 @@ def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     env["url"] = "redis://localhost:6379/0"
     exec(BLOCKS[4], env)  # the local cache: off on fakeredis, and says why
     assert env["store"].local_cache.state == "off"
+    exec(BLOCKS[5], env)  # the cache tier's origins (made, not asked: nothing is read)
+    assert env["api"].name == "https://clair.example"

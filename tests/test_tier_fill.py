@@ -193,3 +193,23 @@ def test_import_from_the_api_needs_digests(cli: Cli, tmp_path: Path) -> None:
         api.stop()
     with cli.store() as store:
         assert ops.check(store) == []
+
+
+def test_the_report_command_reads_through(cli: Cli, clair_db: tuple[str, list[str]]) -> None:
+    url, _ = clair_db
+    d = next(iter(REPORTS))
+    run = cli("report", d)
+    assert run.code == 1 and "no report" in run.err
+    run = cli("report", d, "--through", url)  # a miss: fetched, imported, shown
+    assert run.code == 0 and d in run.out and "read through" in run.err
+    run = cli("report", d, "--through", url, "--json")  # a hit: Redis answers
+    assert run.code == 0 and "read through" not in run.err
+    assert orjson.loads(run.out)["manifest_hash"] == d
+    run = cli("report", d)
+    assert run.code == 0
+    run = cli("report", ABSENT, "--through", url)
+    assert run.code == 1 and "nor at postgresql://127.0.0.1" in run.err
+    run = cli("report", d, "--through", "ftp://clair")
+    assert run.code == 2 and "--through" in run.err
+    with cli.store() as store:
+        assert ops.check(store) == []

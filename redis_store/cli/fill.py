@@ -68,16 +68,30 @@ def origin_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _origin(args: argparse.Namespace) -> Origin:
+def open_origin(
+    url: str,
+    flag: str,
+    *,
+    timeout: float = 10.0,
+    token: str | None = None,
+    ca_file: str | None = None,
+) -> Origin:
+    """The origin ``flag`` names (the token defaults to ``$CLAIR_TOKEN``)."""
     try:
         return origin_from_url(
-            args.origin,
-            timeout=args.origin_timeout,
-            token=args.token or os.environ.get(TOKEN_ENV) or None,
-            ca_file=args.ca_file,
+            url,
+            timeout=timeout,
+            token=token or os.environ.get(TOKEN_ENV) or None,
+            ca_file=ca_file,
         )
     except ValueError as e:
-        raise Misconfigured(f"--from: {e}") from None
+        raise Misconfigured(f"{flag}: {e}") from None
+
+
+def _origin(args: argparse.Namespace) -> Origin:
+    return open_origin(
+        args.origin, "--from", timeout=args.origin_timeout, token=args.token, ca_file=args.ca_file
+    )
 
 
 def _digests(path: str) -> list[str]:

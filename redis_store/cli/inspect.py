@@ -8,6 +8,8 @@ lay the answers out for a terminal, or print them as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import time
 from dataclasses import asdict
 
 from redis_store import ops
@@ -15,8 +17,10 @@ from redis_store.cli import console
 from redis_store.cli.connection import open_store
 from redis_store.cli.console import fmt_bytes, fmt_time, print_json, scanner_text
 from redis_store.cli.errors import CommandError
+from redis_store.cli.fill import open_origin
 from redis_store.cli.options import Subparsers, add_command, digest, duration, positive_int
 from redis_store.models import IndexReport
+from redis_store.tier.origins import ReadThrough
 
 
 def _report_summary(report: IndexReport, info: ops.ManifestInfo | None) -> str:
@@ -77,11 +81,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Show one stored report: claircore JSON with --json, else a summary."""
-    with open_store(args) as store:
+    through = None if args.through is None else open_origin(args.through, "--through")
+    with open_store(args) as store, contextlib.ExitStack() as stack:
+        if through is not None:
+            stack.callback(through.close)
+            store.tier = ReadThrough(through)
         info = ops.manifest_info(store, args.digest)  # before the read updates last_used
+        start = time.perf_counter()
         report = store.index_report(args.digest)
+        took = time.perf_counter() - start
+        if info is None and report is not None:  # read through
+            info = ops.manifest_info(store, args.digest)
+    if through is not None and store.tier is not None and store.tier.stats().imported:
+        console.note(
+            "report",
+            f"not in Redis: read through {through.name} and imported in {1000 * took:.0f} ms",
+        )
     if report is None:
-        raise CommandError(f"no report for {args.digest}")
+        where = "" if through is None else f" (nor at {through.name})"
+        raise CommandError(f"no report for {args.digest}{where}")
     if args.json:
         print(report.to_json().decode())
     else:
@@ -195,6 +213,13 @@ def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     ):
         p = add_command(sub, name, func, common, help=help)
         p.add_argument("digest", type=digest, metavar="DIGEST")
+        if name == "report":
+            p.add_argument(
+                "--through",
+                metavar="URL",
+                help="on a miss, read the report through a Clair (clair+postgresql://... or"
+                " https://...; token from $CLAIR_TOKEN) and keep it, as a cache tier does",
+            )
     add_command(sub, "scanners", cmd_scanners, common, help="the scanner registry")
 
 

@@ -32,27 +32,42 @@ def _as_sigint(signum: int, frame: FrameType | None) -> None:
     global _terminated
     _terminated = True
     handler = signal.getsignal(signal.SIGINT)
-    if handler is signal.SIG_IGN:
+    if handler is signal.SIG_IGN:  # an undo must complete
         return
+    if handler is _inherited_ignore:  # SIGINT ignored by who started us; SIGTERM stops
+        raise KeyboardInterrupt
     if callable(handler):
         handler(signal.SIGINT, frame)
         return
     raise KeyboardInterrupt
 
 
+def _inherited_ignore(signum: int, frame: FrameType | None) -> None:
+    """SIGINT ignored from the start (a shell's background job without job control): it
+    stays ignored, told apart from the SIG_IGN of an undo, so that SIGTERM still stops."""
+
+
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Handle SIGTERM as SIGINT for the block (in the main thread; elsewhere as it is)."""
+    """Handle SIGTERM as SIGINT for the block (in the main thread; elsewhere as it is).
+
+    Where SIGINT was ignored when the command started, it stays ignored, and SIGTERM
+    stops the command as an unignored SIGINT would."""
     global _terminated
     _terminated = False
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    sigint = signal.getsignal(signal.SIGINT)
+    if sigint is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _inherited_ignore)
     previous = signal.signal(signal.SIGTERM, _as_sigint)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if sigint is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def exit_status(status: int) -> int:
