@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from redis_store.cli import console
 from redis_store.cli.connection import open_store, store_url
@@ -153,17 +154,37 @@ def cmd_import_from(args: argparse.Namespace) -> int:
         origin.close()
     for d, error in result.failed:
         warn("import", f"{d}: {error}")
-    if args.json:
-        print_json({"origin": origin.name, "jobs": jobs, **result.as_dict()})
+    return finish_import(
+        {"origin": origin.name, "jobs": jobs, **result.as_dict()},
+        result.summary(),
+        as_json=args.json,
+        interrupted=result.interrupted,
+        aborted=result.aborted,
+        failed=bool(result.failed),
+    )
+
+
+def finish_import(
+    doc: dict[str, Any],
+    summary: str,
+    *,
+    as_json: bool,
+    interrupted: bool,
+    aborted: str,
+    failed: bool,
+) -> int:
+    """Print an import's outcome (``doc`` with --json, else ``summary``); its exit status."""
+    if as_json:
+        print_json(doc)
     else:
-        print(result.summary())
-    if result.interrupted:
+        print(summary)
+    if interrupted:
         warn("import", "interrupted; every report is either imported whole or not at all")
         return INTERRUPTED
-    if result.aborted:
-        warn("import", result.aborted)
+    if aborted:
+        warn("import", aborted)
         return FAILED
-    return FAILED if result.failed else 0
+    return FAILED if failed else 0
 
 
-__all__ = ["cmd_import_from", "origin_options"]
+__all__ = ["cmd_import_from", "finish_import", "open_origin", "origin_options"]

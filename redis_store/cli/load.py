@@ -24,8 +24,8 @@ from redis_store import ops, replay
 from redis_store.cli import console
 from redis_store.cli.connection import open_store
 from redis_store.cli.console import note, print_json, stdin_lines, warn
-from redis_store.cli.errors import FAILED, INTERRUPTED, CommandError, UsageError
-from redis_store.cli.fill import cmd_import_from, origin_options
+from redis_store.cli.errors import FAILED, CommandError, UsageError
+from redis_store.cli.fill import cmd_import_from, finish_import, origin_options
 from redis_store.cli.interrupts import finish_first
 from redis_store.cli.jobfile import job_metrics
 from redis_store.cli.options import Subparsers, add_command, add_metrics_file_option, digest
@@ -282,17 +282,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             if job.file is not None:
                 job.file.imports(result.outcomes())
     result.seconds = time.perf_counter() - start
-    if args.json:
-        print_json(result.as_dict())
-    else:
-        print(result.summary())
-    if result.interrupted:
-        warn("import", "interrupted; every report is either imported whole or not at all")
-        return INTERRUPTED
-    if result.aborted:
-        warn("import", result.aborted)
-        return FAILED
-    return FAILED if result.failed or result.conflicts else 0
+    return finish_import(
+        result.as_dict(),
+        result.summary(),
+        as_json=args.json,
+        interrupted=result.interrupted,
+        aborted=result.aborted,
+        failed=bool(result.failed or result.conflicts),
+    )
 
 
 def _count(result: ImportResult, outcome: replay.ImportOutcome, name: str, d: Digest) -> None:
