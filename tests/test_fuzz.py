@@ -419,6 +419,18 @@ def test_hostile_input(method: str, new_store: Callable[[], RedisStore]) -> None
     run()
 
 
+def test_a_lone_surrogate_in_a_vulnerabilitys_package_name(
+    new_store: Callable[[], RedisStore],
+) -> None:
+    """Found by this fuzz at 200 examples: the name went to Redis and failed to encode."""
+    store = new_store()
+    vuln = Vulnerability(package=Package(name="p\ud800"), fixed_in_version="2")
+    with pytest.raises(StoreError, match=r"vulnerability\.package\.name"):
+        store.affected_manifests(vuln)
+    with pytest.raises(StoreError, match=r"package\.name"):
+        store.affected_manifests_batch([vuln])
+
+
 def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints the run's totals (after the fuzz tests, in file order)."""
     with capsys.disabled():

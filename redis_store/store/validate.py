@@ -415,6 +415,7 @@ def vulnerability(value: object, what: str = "vulnerability") -> Vulnerability:
         raise InvalidInputError(f"{what}.package: a vulnerability needs a package")
     if not isinstance(value.package.name, str) or not value.package.name:
         raise InvalidInputError(f"{what}.package.name: a vulnerability needs a package name")
+    text(value.package.name, f"{what}.package.name")  # sent to Redis as a key's part
     return value
 
 
