@@ -14,13 +14,14 @@ connection or answered something that is not Redis, it looks at what is listenin
 
 from __future__ import annotations
 
-import re
 import socket
 import struct
 from dataclasses import dataclass
 from typing import Final
 
-from redis_store.errors import InvalidInputError
+from redis.sentinel import MasterNotFoundError
+
+from redis_store.errors import InvalidInputError, SentinelSetupError
 from redis_store.store.connect import parse
 
 #: PostgreSQL's SSLRequest: a server answers one byte, ``S`` or ``N``, and waits.
@@ -147,8 +148,11 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
     shown = redact(url)
     if isinstance(error, InvalidInputError) and "Redis URL" in str(error):
         return Diagnosis(str(error), True)
-    if "No master found for" in text:
-        return _no_primary(error, url, where)
+    setup = _in_chain(error, SentinelSetupError)
+    if setup is not None:  # the sentinels said why; a port that is not Redis says what it is
+        return _not_redis(url) or Diagnosis(str(setup), True)
+    if _in_chain(error, MasterNotFoundError) is not None:
+        return _no_primary(url, where)
     if "AUTH <password> called without any password configured" in text:
         return Diagnosis(
             f"{where}: the URL gives a password, but the server has none set (requirepass)", True
@@ -184,13 +188,6 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
             f" (cluster-enabled no): use redis://{host}/0 for a standalone server",
             True,
         )
-    if "unknown command 'SENTINEL'" in text or "unknown command `SENTINEL`" in text:
-        return Diagnosis(
-            f"{where}: a redis+sentinel:// URL, but that is a Redis server, not a sentinel:"
-            " give the sentinels' addresses (port 26379 by default), or use redis:// for"
-            " this server",
-            True,
-        )
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return Diagnosis(f"{where}: TLS: the server's certificate was not trusted: {error}", True)
     if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
@@ -217,28 +214,41 @@ def diagnose(error: BaseException, url: str) -> Diagnosis | None:
     return None
 
 
-def _no_primary(error: BaseException, url: str, where: str) -> Diagnosis:
-    """A Sentinel client found no primary: say why, without the pool's repr."""
-    text = str(error)
-    service = re.search(r"No master found for '([^']*)'", text)
-    name = service.group(1) if service else "?"
-    if " : " not in text:  # the sentinels answered, and none knows the service
-        return Diagnosis(
-            f"{where}: no sentinel knows a primary named {name!r} (or it is down): check the"
-            " service name in the URL's path (SENTINEL MASTERS lists them)",
-            True,
-        )
-    if any(s in text for s in (*_AUTH_REFUSED, *_AUTH_MISSING, "AuthorizationError")):
-        return Diagnosis(
-            f"{where}: the sentinels refused authentication: sentinels take"
-            " sentinel_username / sentinel_password (query parameters)",
-            True,
-        )
+def _in_chain(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``error`` or the first of its causes that is a ``kind``."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, kind):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _no_primary(url: str, where: str) -> Diagnosis:
+    """A Sentinel client found no primary, and the sentinels did not say the setup is wrong
+    (that raises SentinelSetupError): some are out of reach, or the primary they name is
+    down. Either may pass."""
     found = _not_redis(url)
     if found is not None:
         return found
     why = "; ".join(f"{h}:{p}: {r}" for h, p in _addresses(url) if (r := _unreachable(h, p)))
-    return Diagnosis(f"cannot reach a sentinel at {where}: {why or 'no answer'}", False)
+    if why:
+        return Diagnosis(f"cannot reach a sentinel at {where}: {why}", False)
+    service = _service(url)
+    return Diagnosis(
+        f"{where}: the sentinels know no primary of {service!r} that is up (down, or being"
+        " failed over)",
+        False,
+    )
+
+
+def _service(url: str) -> str:
+    try:
+        return parse(url).service
+    except InvalidInputError:
+        return "?"
 
 
 def _unreachable(host: str, port: int, timeout: float = 1.0) -> str:

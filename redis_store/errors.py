@@ -62,6 +62,12 @@ class OriginError(StoreError):
         self.digest = digest
 
 
+class SentinelSetupError(StoreError):
+    """The sentinels of a ``redis+sentinel://`` URL answered that the setup can never work
+    (a Redis server given as a sentinel, a service none monitors, refused credentials):
+    raised at once rather than retried for the failover budget."""
+
+
 __all__ = [
     "DigestError",
     "DurabilityError",
@@ -69,6 +75,7 @@ __all__ = [
     "LockError",
     "MatcherError",
     "OriginError",
+    "SentinelSetupError",
     "StoreError",
     "UnknownLayerError",
     "UnknownManifestError",

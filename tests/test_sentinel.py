@@ -24,10 +24,12 @@ from redis_store import (
     DurabilityError,
     IndexReport,
     RedisStore,
+    SentinelSetupError,
     ops,
     replay,
 )
 from redis_store.demo import workload
+from redis_store.store.sentinels import verdict
 from tests.conftest import IN_CI
 from tests.support.adapters import BlockingAsyncStore
 from tests.support.sentinel import SentinelTopology, start_sentinel_topology
@@ -184,3 +186,81 @@ def test_the_local_cache_is_dropped_on_a_failover(topology: SentinelTopology) ->
             time.sleep(0.02)
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def lone_sentinel() -> Iterator[SentinelTopology]:
+    """A primary without replicas and its sentinel, for the set-up checks."""
+    if redis_server_binary() is None:
+        if IN_CI:
+            pytest.fail("CI=true but redis-server is not installed: the Sentinel tests must run")
+        pytest.skip("redis-server is not installed: Sentinel tests skipped")
+    top = start_sentinel_topology(replicas=0)
+    yield top
+    top.stop()
+
+
+def _setup_error(url: str, asyncio_store: bool) -> tuple[SentinelSetupError, float]:
+    """The error a store on ``url`` raises on its first call, and how long it took."""
+    started = time.monotonic()
+    if asyncio_store:
+
+        async def call() -> None:
+            async with AsyncRedisStore.from_url(url) as store:
+                await store.index_report("sha256:" + "a" * 64)
+
+        with pytest.raises(SentinelSetupError) as caught:
+            asyncio.run(call())
+    else:
+        with RedisStore.from_url(url) as store, pytest.raises(SentinelSetupError) as caught:
+            store.index_report("sha256:" + "a" * 64)
+    return caught.value, time.monotonic() - started
+
+
+@pytest.mark.parametrize("asyncio_store", [False, True], ids=["sync", "asyncio"])
+def test_a_service_no_sentinel_monitors_fails_at_once(
+    lone_sentinel: SentinelTopology, asyncio_store: bool
+) -> None:
+    """The sentinel answers that it monitors no such service: not retried for the failover
+    budget (20 s), whatever the client library's wording."""
+    url = f"redis+sentinel://127.0.0.1:{lone_sentinel.sentinel_port}/no-such-service"
+    error, took = _setup_error(url, asyncio_store)
+    assert "monitors no primary named 'no-such-service'" in str(error)
+    assert took < 5
+
+
+@pytest.mark.parametrize("asyncio_store", [False, True], ids=["sync", "asyncio"])
+def test_a_redis_server_given_as_a_sentinel_fails_at_once(
+    lone_sentinel: SentinelTopology, asyncio_store: bool
+) -> None:
+    """``INFO server`` says ``redis_mode:standalone``: not a sentinel, said at once."""
+    url = f"redis+sentinel://127.0.0.1:{lone_sentinel.primary.port}/{lone_sentinel.service}"
+    error, took = _setup_error(url, asyncio_store)
+    assert "not a sentinel" in str(error) and "redis_mode standalone" in str(error)
+    assert took < 5
+
+
+def test_the_right_service_still_answers(lone_sentinel: SentinelTopology) -> None:
+    with RedisStore.from_url(lone_sentinel.url) as store:
+        assert store.index_report("sha256:" + "a" * 64) is None
+
+
+def test_verdicts_follow_the_servers_answers() -> None:
+    """What each reply means, independent of how a client library words its errors."""
+    where = "h:1"
+    assert verdict(where, "s", {"redis_mode": "standalone"}, redis.ResponseError("x")) == (
+        f"{where}: a redis+sentinel:// URL, but that is a Redis server (redis_mode"
+        " standalone), not a sentinel: give the sentinels' addresses (port 26379 by default),"
+        " or use redis:// for this server"
+    )
+    assert "cluster" in (verdict(where, "s", {"redis_mode": "cluster"}, None) or "")
+    assert "monitors no primary named 's'" in (
+        verdict(where, "s", {"redis_mode": "sentinel"}, None) or ""
+    )
+    # a primary known (perhaps down): nothing certain, the retry goes on
+    assert verdict(where, "s", {"redis_mode": "sentinel"}, [b"127.0.0.1", b"6379"]) is None
+    # no answer: nothing certain either
+    gone = redis.ConnectionError("refused")
+    assert verdict(where, "s", gone, gone) is None
+    refused = redis.AuthenticationError("whatever the wording")
+    assert "refused authentication" in (verdict(where, "s", refused, refused) or "")

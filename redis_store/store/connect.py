@@ -57,13 +57,14 @@ from redis.connection import parse_url as _redis_parse_url
 from redis.exceptions import ConnectionError, TimeoutError
 
 from redis_store.errors import InvalidInputError
+from redis_store.store.sentinels import AsyncCheckedSentinel, CheckedSentinel
 
 Family = Literal["standalone", "sentinel", "cluster"]
 
 # redis-py's untyped entry points, typed once here.
 redis_parse_url: Callable[[str], dict[str, Any]] = _redis_parse_url
-Sentinel: Callable[..., Any] = redis.sentinel.Sentinel
-AsyncSentinel: Callable[..., Any] = redis.asyncio.sentinel.Sentinel
+Sentinel: Callable[..., Any] = CheckedSentinel
+AsyncSentinel: Callable[..., Any] = AsyncCheckedSentinel
 ClusterNode: Callable[..., Any] = redis.cluster.ClusterNode
 
 #: scheme -> (family, TLS to the data nodes)
