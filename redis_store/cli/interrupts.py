@@ -100,6 +100,22 @@ def finish_first() -> Iterator[None]:
 
 
 @contextmanager
+def stop_asked(stop: threading.Event, message: str) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) in the block sets ``stop`` and says ``message``, for work that
+    checks ``stop`` between its steps; a second one raises KeyboardInterrupt (abandon
+    them)."""
+
+    def ask(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\n{message} (Ctrl-C again: abandon it)", file=sys.stderr)
+
+    with sigint_handler(ask):
+        yield
+
+
+@contextmanager
 def stop_on_ctrl_c(progress: Progress, command: str, message: str) -> Iterator[None]:
     """Turn Ctrl-C in the block into the warning ``message`` and exit status 130.
 
