@@ -65,6 +65,7 @@ INDEX_STATE = INDEXER + "/index_state"
 AFFECTED = INDEXER + "/internal/affected_manifest"
 REPORT_TYPES = ("application/vnd.clair.index_report.v1+json", "application/json")
 STATE_TYPES = ("application/vnd.clair.index_state.v1+json", "application/json")
+BULK_TYPES = ("application/vnd.clair.bulk_delete.v1+json", "application/json")
 AFFECTED_TYPES = ("application/vnd.clair.affected_manifests.v1+json", "application/json")
 LINK_INDEX = '<{}>; rel="https://projectquay.io/clair/v1/index_report"'
 NOT_FOUND = "index report not found"
@@ -191,12 +192,16 @@ async def origin_call(
 RELAYED = ("etag", "location", "link", "content-type", "x-content-type-options")
 
 
-def relay(request: Request, found: Answer) -> Response:
-    """The origin's answer, with its status, body and the headers clients read."""
+def relay(request: Request, found: Answer, media: str | None = None) -> Response:
+    """The origin's answer, with its status, body and the headers clients read; a success
+    with ``media``, the documented media type (Clair sets none on a POST's or a bulk
+    delete's answer, so Go sniffs ``text/plain``; no client reads it, and Clair's document
+    names these)."""
     kept = [
         (k, v) for k, v in found.headers if k.lower() in RELAYED and k.lower() != "content-type"
     ]
-    media = found.header("content-type")
+    if media is None or not 200 <= found.status < 300:
+        media = found.header("content-type")
     if found.status in (204, 304) or (found.status == 412 and not found.body):
         media = None
     return answer(request, found.status, found.body, media=media, headers=kept)
@@ -356,6 +361,7 @@ async def index_report(serving: Serving, request: Request) -> Response:
     body = await read_body(request, serving.config.max_body)
     if method == "DELETE":
         return await delete_bulk(serving, request, body)
+    media = media_type(request, REPORT_TYPES)
     forwarded = [
         (k, v)
         for k, v in request.headers.items()
@@ -377,7 +383,7 @@ async def index_report(serving: Serving, request: Request) -> Response:
         serving.state.learn(etag[1:-1])
     if found.status == 201:
         await _import_posted(serving, found.body)
-    return relay(request, found)
+    return relay(request, found, media)
 
 
 async def _import_posted(serving: Serving, body: bytes) -> None:
@@ -399,6 +405,7 @@ async def _import_posted(serving: Serving, body: bytes) -> None:
 
 
 async def delete_bulk(serving: Serving, request: Request, body: bytes) -> Response:
+    media = media_type(request, BULK_TYPES)
     try:
         wanted = orjson.loads(body)
         if wanted is None:
@@ -419,7 +426,10 @@ async def delete_bulk(serving: Serving, request: Request, body: bytes) -> Respon
     request.scope[SOURCE] = "origin"
     if found.status == 200 and digests:
         await delete_here(serving, list(dict.fromkeys(digests)))
-    return relay(request, found)
+    if found.status == 200 and found.body.strip() == b"null":
+        # claircore's nil slice; Clair's document says an array, and no client tells them apart
+        found = Answer(found.status, found.headers, b"[]")
+    return relay(request, found, media)
 
 
 # -- the state ----------------------------------------------------------------------------------
