@@ -18,6 +18,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 from redis_store.cli import console
 from redis_store.cli.connection import connect
@@ -150,12 +152,12 @@ def add_serve_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_serve, in_process=False)
 
 
-def _argument_type(parse: object, option: str) -> object:
+def _argument_type(parse: Callable[[str], Any], option: str) -> Callable[[str], Any]:
     """The setting's parser as an argparse type (a bad value: exit 2 naming it)."""
 
-    def convert(text: str) -> object:
+    def convert(text: str) -> Any:
         try:
-            value = parse(text)  # type: ignore[operator]
+            value = parse(text)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
         return value

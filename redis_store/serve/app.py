@@ -190,7 +190,7 @@ def build_serving(config: ServeConfig) -> Serving:
     cache: bool | CacheConfig = (
         CacheConfig(max_bytes=config.cache_size) if config.cache_size > 0 else False
     )
-    timeouts = {
+    timeouts: dict[str, Any] = {
         "socket_timeout": config.redis_timeout,
         "socket_connect_timeout": config.redis_timeout,
     }

@@ -95,7 +95,10 @@ class Introspection:
                 workers = live_workers(rd)
                 if path == "/healthz":
                     ok = bool(workers)
-                    body = {"status": "ok" if ok else "no worker", "workers": len(workers)}
+                    body: dict[str, Any] = {
+                        "status": "ok" if ok else "no worker",
+                        "workers": len(workers),
+                    }
                 elif path == "/readyz":
                     ok = bool(workers) and all(w.get("redis") == "ok" for w in workers.values())
                     body = {"ready": ok, "workers": {str(p): w for p, w in workers.items()}}

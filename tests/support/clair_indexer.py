@@ -190,7 +190,7 @@ class ClairIndexer:
 
     def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
         auth = h.headers.get("Authorization") or ""
-        if not auth.startswith("Bearer "):
+        if self.key is None or not auth.startswith("Bearer "):
             return False
         try:
             claims = jwt.decode(
