@@ -268,7 +268,7 @@ def _status(serving: Serving) -> dict[str, Any]:
     }
 
 
-def create_app(config: ServeConfig | None = None) -> ASGIApp:
+def create_app(config: ServeConfig | None = None) -> Front:
     """The application of one worker (the settings from the environment by default)."""
     config = config or from_env()
     configure_logging()

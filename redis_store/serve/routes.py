@@ -278,16 +278,19 @@ async def _miss(serving: Serving, d: Digest) -> tuple[str, bytes | None]:
         raise OriginUnavailable(str(e)) from e
     if report is None:
         return "unfinished", source
-    await _import(serving, report, force=False)
+    await _import(serving, report, replace=False)
     return "origin", source
 
 
-async def _import(serving: Serving, report: Any, *, force: bool) -> ImportOutcome | None:
-    """Import a finished report; a failure is logged and counted (the answer stands), and
-    the mirror mark learns that the tier misses it."""
+async def _import(serving: Serving, report: Any, *, replace: bool) -> ImportOutcome | None:
+    """Import a finished report (``replace``: one the tier holds with other content is
+    replaced, as the origin re-indexed it); a failure is logged and counted (the answer
+    stands), and the mirror mark learns that the tier misses it."""
     d = Digest(report.hash)
     try:
-        outcome = await import_finished(serving.importer, report, force=force)
+        outcome = await import_finished(serving.importer, report)
+        if outcome is ImportOutcome.CONFLICT and replace:
+            outcome = await import_finished(serving.importer, report, force=True)
     except (StoreError, ValueError, RedisError) as e:
         serving.metrics.imports.labels("failed").inc()
         log.warning("%s: could not import the origin's report: %s: %s", d, type(e).__name__, e)
@@ -296,7 +299,8 @@ async def _import(serving: Serving, report: Any, *, force: bool) -> ImportOutcom
         return None
     serving.metrics.imports.labels(str(outcome)).inc()
     serving.absent.pop(d, None)
-    serving.gzip.forget(d)
+    if outcome in (ImportOutcome.IMPORTED, ImportOutcome.REPLACED):
+        serving.gzip.forget(d)
     if outcome is ImportOutcome.REPLACED:  # a deletion here the origin made too (re-index)
         await _mirrored(serving, 1)
     elif outcome is ImportOutcome.CONFLICT:
@@ -401,7 +405,7 @@ async def _import_posted(serving: Serving, body: bytes) -> None:
         await serving.mirror_lost(f"{d}: the origin's report cannot be imported")
         return
     if report is not None:
-        await _import(serving, report, force=True)
+        await _import(serving, report, replace=True)
 
 
 async def delete_bulk(serving: Serving, request: Request, body: bytes) -> Response:
