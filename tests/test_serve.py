@@ -24,7 +24,7 @@ from redis_store.demo import workload
 from redis_store.ops import mirror
 from redis_store.replay import import_report
 from tests.support.clair_indexer import DEFAULT_STATE, ClairIndexer
-from tests.support.serve import ServeProcess, start_serve
+from tests.support.serve import ServeProcess, start_tier
 from tests.support.servers import RedisServer
 from tests.test_tier import REPORTS
 
@@ -56,25 +56,20 @@ def clair(origin_store: RedisStore) -> Iterator[ClairIndexer]:
 
 @pytest.fixture(scope="module")
 def server(redis_server: RedisServer, clair: ClairIndexer) -> Iterator[ServeProcess]:
-    serve = start_serve(
-        [
-            "--origin",
-            clair.url,
-            "--url",
-            redis_server.url,
-            "--namespace",
-            NS,
-            "--origin-timeout",
-            "2",
-            "--index-timeout",
-            "3",
-            "--not-found-ttl",
-            "0",
-            "--state-ttl",
-            "1",
-            "--max-body",
-            "2MiB",
-        ]
+    serve = start_tier(
+        clair.url,
+        redis_server.url,
+        NS,
+        "--origin-timeout",
+        "2",
+        "--index-timeout",
+        "3",
+        "--not-found-ttl",
+        "0",
+        "--state-ttl",
+        "1",
+        "--max-body",
+        "2MiB",
     )
     yield serve
     assert serve.stop() == 0

@@ -25,7 +25,7 @@ import requests
 
 from redis_store.serve.auth import PskVerifier
 from tests.support.clair_indexer import ClairIndexer
-from tests.support.serve import ServeProcess, start_serve
+from tests.support.serve import ServeProcess, start_tier
 from tests.support.servers import RedisServer
 from tests.test_tier import REPORTS
 
@@ -133,21 +133,16 @@ def test_the_bearer_scheme_is_needed() -> None:
 def guarded(redis_server: RedisServer) -> Iterator[tuple[ServeProcess, ClairIndexer]]:
     """A server with a PSK, in front of an origin that checks the server's own tokens."""
     clair = ClairIndexer(REPORTS.values(), psk=PSK, issuers=["clair-intraservice"])
-    serve = start_serve(
-        [
-            "--origin",
-            clair.url,
-            "--url",
-            redis_server.url,
-            "--namespace",
-            "serve-auth",
-            "--psk",
-            PSK,
-            "--issuer",
-            "quay",
-            "--issuer",
-            "clairctl",
-        ]
+    serve = start_tier(
+        clair.url,
+        redis_server.url,
+        "serve-auth",
+        "--psk",
+        PSK,
+        "--issuer",
+        "quay",
+        "--issuer",
+        "clairctl",
     )
     yield serve, clair
     assert serve.stop() == 0

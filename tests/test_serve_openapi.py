@@ -35,7 +35,7 @@ from redis_store import IndexReport
 from redis_store.demo import workload
 from tests.conftest import IN_CI
 from tests.support.clair_indexer import ClairIndexer
-from tests.support.serve import ServeProcess, start_serve
+from tests.support.serve import ServeProcess, start_tier
 from tests.support.servers import RedisServer
 from tests.test_tier import REPORTS
 
@@ -75,9 +75,7 @@ def conformance_server(redis_server: RedisServer) -> Iterator[tuple[ServeProcess
 
     store = RedisStore(fakeredis.FakeRedis(), namespace="origin")
     clair = ClairIndexer(REPORTS.values(), store=store)
-    serve = start_serve(
-        ["--origin", clair.url, "--url", redis_server.url, "--namespace", "serve-openapi"]
-    )
+    serve = start_tier(clair.url, redis_server.url, "serve-openapi")
     yield serve, clair
     assert serve.stop() == 0
     clair.stop()

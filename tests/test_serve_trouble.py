@@ -24,7 +24,7 @@ from redis_store.replay import import_report
 from tests.conftest import IN_CI
 from tests.support import servers
 from tests.support.clair_indexer import ClairIndexer
-from tests.support.serve import start_serve
+from tests.support.serve import start_tier
 from tests.support.servers import RedisServer, start_redis
 from tests.test_tier import REPORTS
 
@@ -77,9 +77,7 @@ def _until(check: Any, timeout: float = 15.0) -> Any:
 
 def test_redis_down_is_503_and_back_without_a_restart(clair: ClairIndexer) -> None:
     redis = start_redis()
-    serve = start_serve(
-        ["--origin", clair.url, "--url", redis.url, "--redis-timeout", "1", "--namespace", "t"]
-    )
+    serve = start_tier(clair.url, redis.url, "t", "--redis-timeout", "1")
     port = redis.port
     try:
         url = serve.url + f"{BASE}/index_report/{DIGESTS[0]}"
@@ -108,18 +106,7 @@ def test_redis_down_is_503_and_back_without_a_restart(clair: ClairIndexer) -> No
 def test_clairs_concurrency_limit_answers_429(
     clair: ClairIndexer, redis_server: RedisServer
 ) -> None:
-    serve = start_serve(
-        [
-            "--origin",
-            clair.url,
-            "--url",
-            redis_server.url,
-            "--namespace",
-            "t429",
-            "--concurrency",
-            "1",
-        ]
-    )
+    serve = start_tier(clair.url, redis_server.url, "t429", "--concurrency", "1")
     clair.index_seconds = 1.5
     d = next(iter(CATALOG))
     try:
@@ -159,7 +146,7 @@ def test_clairs_concurrency_limit_answers_429(
 
 
 def test_sigterm_drains_requests_in_flight(clair: ClairIndexer, redis_server: RedisServer) -> None:
-    serve = start_serve(["--origin", clair.url, "--url", redis_server.url, "--namespace", "tterm"])
+    serve = start_tier(clair.url, redis_server.url, "tterm")
     clair.index_seconds = 2.0
     d = next(iter(CATALOG))
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -184,20 +171,7 @@ def test_sigterm_drains_requests_in_flight(clair: ClairIndexer, redis_server: Re
 def test_two_workers_share_one_redis_and_stay_fresh(
     clair: ClairIndexer, redis_server: RedisServer
 ) -> None:
-    serve = start_serve(
-        [
-            "--origin",
-            clair.url,
-            "--url",
-            redis_server.url,
-            "--namespace",
-            "tw",
-            "--workers",
-            "2",
-            "--not-found-ttl",
-            "0",
-        ]
-    )
+    serve = start_tier(clair.url, redis_server.url, "tw", "--workers", "2", "--not-found-ttl", "0")
     url = serve.url + f"{BASE}/index_report/{DIGESTS[0]}"
     try:
         assert _until(
@@ -245,9 +219,7 @@ def clair_database() -> Iterator[str]:
 
 
 def test_only_a_database_origin(clair_database: str, redis_server: RedisServer) -> None:
-    serve = start_serve(
-        ["--origin", clair_database, "--url", redis_server.url, "--namespace", "tdb"]
-    )
+    serve = start_tier(clair_database, redis_server.url, "tdb")
     store = RedisStore.from_url(redis_server.url, namespace="tdb", local_cache=False)
     try:
         d = DIGESTS[0]
@@ -281,18 +253,7 @@ def test_only_a_database_origin(clair_database: str, redis_server: RedisServer) 
 def test_both_origins_misses_read_the_database(
     clair_database: str, clair: ClairIndexer, redis_server: RedisServer
 ) -> None:
-    serve = start_serve(
-        [
-            "--origin",
-            clair.url,
-            "--origin",
-            clair_database,
-            "--url",
-            redis_server.url,
-            "--namespace",
-            "tboth",
-        ]
-    )
+    serve = start_tier(clair.url, redis_server.url, "tboth", "--origin", clair_database)
     try:
         d = DIGESTS[1]
         got = requests.get(serve.url + f"{BASE}/index_report/{d}", timeout=10)

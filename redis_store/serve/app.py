@@ -301,29 +301,19 @@ def create_app(config: ServeConfig | None = None) -> Front:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(serving.importer.close)
 
-    def bound(handler: routes.Handler) -> Any:
-        return routes.errors_to_answers(handler, holder)
-
+    indexer = "/indexer/api/v1"
+    handlers: list[tuple[str, routes.Handler]] = [
+        (f"{indexer}/index_report/{{rest:path}}", routes.index_report_one),
+        (f"{indexer}/index_report", routes.index_report),
+        (f"{indexer}/index_state", routes.index_state),
+        (f"{indexer}/internal/affected_manifest", routes.affected_manifest),
+        (f"{indexer}/internal/affected_manifest/", routes.affected_manifest),
+        ("/robots.txt", routes.robots),
+        ("/{path:path}", routes.forward),
+    ]
     table = [
-        Route(
-            "/indexer/api/v1/index_report/{rest:path}",
-            bound(routes.index_report_one),
-            methods=METHODS,
-        ),
-        Route("/indexer/api/v1/index_report", bound(routes.index_report), methods=METHODS),
-        Route("/indexer/api/v1/index_state", bound(routes.index_state), methods=METHODS),
-        Route(
-            "/indexer/api/v1/internal/affected_manifest",
-            bound(routes.affected_manifest),
-            methods=METHODS,
-        ),
-        Route(
-            "/indexer/api/v1/internal/affected_manifest/",
-            bound(routes.affected_manifest),
-            methods=METHODS,
-        ),
-        Route("/robots.txt", bound(routes.robots), methods=METHODS),
-        Route("/{path:path}", bound(routes.forward), methods=METHODS),
+        Route(path, routes.errors_to_answers(handler, holder), methods=METHODS)
+        for path, handler in handlers
     ]
     router = Router(routes=table, lifespan=lifespan, redirect_slashes=False)
     return Front(router, holder)

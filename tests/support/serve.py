@@ -102,6 +102,11 @@ def start_serve(
     raise RuntimeError(f"serve did not start within {timeout} s:\n{serve.log()}")
 
 
+def start_tier(origin: str, redis_url: str, namespace: str, *options: str) -> ServeProcess:
+    """The server in front of ``origin``, its tier in ``namespace`` of ``redis_url``."""
+    return start_serve(["--origin", origin, "--url", redis_url, "--namespace", namespace, *options])
+
+
 def wait_healthy(serve: ServeProcess, timeout: float = 10.0) -> None:
     """Until every worker wrote its first status (the introspection listener sees it)."""
     deadline = time.monotonic() + timeout
@@ -116,4 +121,4 @@ def wait_healthy(serve: ServeProcess, timeout: float = 10.0) -> None:
     raise RuntimeError(f"no healthy worker within {timeout} s:\n{serve.log()}")
 
 
-__all__ = ["ServeProcess", "start_serve", "wait_healthy"]
+__all__ = ["ServeProcess", "start_serve", "start_tier", "wait_healthy"]
