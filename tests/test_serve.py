@@ -282,6 +282,7 @@ def test_a_reindex_through_the_tier_replaces_the_held_report(
     assert http.post(server.url + f"{BASE}/index_report", json=_manifest(d), timeout=10).ok
     before = tier.index_report(d)
     assert before is not None
+    mirror.mark_complete(tier, mirror.begin_fill(tier), origin=origin.url)
     changed = orjson.loads(CATALOG[d])
     changed["packages"] = dict(list(changed["packages"].items())[:1])
     keep = next(iter(changed["packages"]))
@@ -294,6 +295,8 @@ def test_a_reindex_through_the_tier_replaces_the_held_report(
         assert after is not None and len(after.packages or {}) == 1 < len(before.packages or {})
         held = get(http, server, f"{BASE}/index_report/{d}").json()
         assert len(held["packages"]) == 1
+        # the origin re-indexed it: the tier replaced its copy, and is as complete as before
+        assert mirror.status(tier).complete, mirror.status(tier).reason
     finally:
         origin.catalog[d] = CATALOG[d]
 

@@ -34,6 +34,7 @@ class OriginState:
         #: Why the last refresh failed ("" when it did not).
         self.error = ""
         self.refreshes = 0
+        self._failed_at = 0.0
         self._refreshing: asyncio.Task[str] | None = None
 
     @property
@@ -51,8 +52,9 @@ class OriginState:
             self.value, self.fetched, self.error = state, time.monotonic(), ""
 
     def held(self) -> str | None:
-        """The held state, at once; an old one is refreshed in the background."""
-        if self.api is not None and not self.fresh:
+        """The held state, at once; an old one is refreshed in the background (at most
+        once a second while the origin fails)."""
+        if self.api is not None and not self.fresh and time.monotonic() - self._failed_at > 1.0:
             self._start()
         return self.value
 
@@ -89,6 +91,7 @@ class OriginState:
                 raise OriginUnavailable("the origin's state is empty or not a string")
         except OriginUnavailable as e:
             self.error = str(e)
+            self._failed_at = time.monotonic()
             raise
         self.learn(state)
         return state
