@@ -46,7 +46,6 @@ from redis_store.serve.state import OriginState
 from redis_store.store import AsyncRedisStore, RedisStore
 
 log = logging.getLogger("redis_store.serve")
-access = logging.getLogger("redis_store.serve.access")
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -77,6 +76,8 @@ class Front:
         self.app = app
         self.holder = holder
         self._children: dict[tuple[str, str, int], Any] = {}
+        #: Each route's in-flight gauge and latency histogram (labels() costs a lookup).
+        self._per_route: dict[str, tuple[Any, Any]] = {}
         self.text_log = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,7 +99,13 @@ class Front:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
-        gauge = m.in_flight.labels(route)
+        per_route = self._per_route.get(route)
+        if per_route is None:
+            per_route = self._per_route[route] = (
+                m.in_flight.labels(route),
+                m.latency.labels(route),
+            )
+        gauge, latency = per_route
         gauge.inc()
         acquired = False
         try:
@@ -133,7 +140,7 @@ class Front:
             if child is None:
                 child = self._children[key] = m.requests.labels(route, method, str(status))
             child.inc()
-            m.latency.labels(route).observe(elapsed)
+            latency.observe(elapsed)
             if serving.config.access_log != "off":
                 self._log(scope, route, status, sent["bytes"], elapsed, serving.config.access_log)
 
@@ -161,7 +168,14 @@ class Front:
             ).decode()
         else:
             line = f'{remote} "{scope["method"]} {uri}" {status} {size} {ms}ms {route} {source}'
-        access.info(line)
+        _write_line(line)
+
+
+def _write_line(line: str) -> None:
+    """One access-log line on stderr, in one write: cheaper than the logging machinery on
+    the hot path, and a line from one worker is never split by another's."""
+    with contextlib.suppress(OSError):  # stderr closed: the line is lost, the answer is not
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
 
 
 async def _plain(send: Callable[[MutableMapping[str, Any]], Awaitable[None]], status: int) -> None:
@@ -320,12 +334,7 @@ def create_app(config: ServeConfig | None = None) -> Front:
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Log lines on stderr: the access log as given, the rest prefixed."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.handlers[:] = [handler]
-    access.propagate = False
-    access.setLevel(logging.INFO)
+    """The server's own lines on stderr, prefixed (the access log writes its lines itself)."""
     other = logging.StreamHandler(sys.stderr)
     other.setFormatter(logging.Formatter("redis-store serve: %(levelname)s %(message)s"))
     log.handlers[:] = [other]
