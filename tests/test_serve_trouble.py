@@ -265,3 +265,27 @@ def test_both_origins_misses_read_the_database(
         assert posted.status_code == 201  # the API indexes
     finally:
         assert serve.stop() == 0
+
+
+def test_the_origin_gone_is_502_while_held_reports_answer(
+    clair: ClairIndexer, redis_server: RedisServer
+) -> None:
+    serve = start_tier(clair.url, redis_server.url, "tgone", "--state-ttl", "1")
+    held, missing = DIGESTS[0], DIGESTS[1]
+    try:
+        assert requests.get(serve.url + f"{BASE}/index_report/{held}", timeout=10).ok
+        clair.stop()  # nothing listens there any more
+        time.sleep(1.1)  # past --state-ttl
+        miss = requests.get(serve.url + f"{BASE}/index_report/{missing}", timeout=10)
+        assert miss.status_code == 502 and "cannot be reached" in miss.json()["message"]
+        assert requests.get(serve.url + f"{BASE}/index_state", timeout=10).status_code == 502
+        posted = requests.post(
+            serve.url + f"{BASE}/index_report", json=_manifest(missing), timeout=10
+        )
+        assert posted.status_code == 502 and posted.json()["code"] == "internal-error"
+        for _ in range(5):
+            hit = requests.get(serve.url + f"{BASE}/index_report/{held}", timeout=10)
+            assert hit.status_code == 200 and hit.headers["etag"]  # the state last heard
+    finally:
+        assert serve.stop() == 0
+    assert "Traceback" not in serve.log()

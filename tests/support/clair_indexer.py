@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
+import socket
 import threading
 import time
 from collections import Counter
@@ -104,6 +106,7 @@ class ClairIndexer:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.counts: Counter[str] = Counter()
         self.connections = 0
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         if store is not None:
             for body in self.reports.values():
@@ -120,6 +123,7 @@ class ClairIndexer:
                 super().setup()
                 with api._lock:
                     api.connections += 1
+                    api._sockets.append(self.connection)
 
             def do_GET(self) -> None:
                 api._handle(self)
@@ -396,8 +400,14 @@ class ClairIndexer:
         )
 
     def stop(self) -> None:
+        """Stop listening and close every open connection (as a Clair that went away)."""
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
 
 
 def _hash_of(body: bytes) -> str:
