@@ -23,6 +23,7 @@ import pytest
 from redis_store import ClairDatabaseOrigin, IndexReport, OriginError, RedisStore, ops
 from redis_store.demo import workload
 from redis_store.fill import fill_from_origin
+from redis_store.ops import mirror
 from tests.conftest import IN_CI, Backend
 from tests.support import servers
 from tests.support.clair import ClairAPI
@@ -143,12 +144,17 @@ def test_bulk_fill_from_the_database_is_whole_and_resumable(
     assert sorted(first.imported) == sorted(digests[:10]) and not first.failed, first
     assert first.processes == (0 if jobs == 1 else jobs)
     assert seen[-1] == (10, 10)
+    assert not first.complete_mirror  # some digests: nothing said of the rest
     rest = fill_from_origin(open_store, open_origin, jobs=jobs)  # every one listed
     assert sorted(rest.skipped) == sorted(digests[:10])
     assert sorted(rest.imported) == sorted(digests[10:])
+    assert rest.complete_mirror  # the whole listing, all of it in: the tier mirrors it
     with open_store() as store:
         assert ops.check(store) == []
         assert sorted(d for _, d in ops.manifests(store)) == sorted(digests)
+        assert mirror.status(store).complete
+        store.delete_manifests(digests[0])
+        assert not mirror.status(store).complete  # a deletion only here: no longer
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -181,9 +181,12 @@ def cmd_import_from(args: argparse.Namespace) -> int:
         origin.close()
     for d, error in result.failed:
         warn("import", f"{d}: {error}")
+    summary = result.summary()
+    if result.complete_mirror:
+        summary += f"\nthe store now holds every finished report {origin.name} holds"
     return finish_import(
         {"origin": origin.name, "jobs": jobs, **result.as_dict()},
-        result.summary(),
+        summary,
         as_json=args.json,
         interrupted=result.interrupted,
         aborted=result.aborted,

@@ -32,6 +32,7 @@ from redis_store.fill.workers import (
     Processes,
 )
 from redis_store.models import Digest
+from redis_store.ops import mirror
 from redis_store.ops.scan import batched
 from redis_store.store import RedisStore, validate
 from redis_store.tier.origins import Origin
@@ -57,6 +58,9 @@ class FillResult:
     aborted: str = ""
     #: Worker processes used (0: the fill ran in the calling process).
     processes: int = 0
+    #: Whether the fill read the origin's whole listing and imported all of it: the tier
+    #: then holds every finished manifest the origin holds (:mod:`redis_store.ops.mirror`).
+    complete_mirror: bool = False
 
     @property
     def handled(self) -> int:
@@ -77,6 +81,7 @@ class FillResult:
             "interrupted": self.interrupted,
             "aborted": self.aborted or None,
             "processes": self.processes,
+            "complete_mirror": self.complete_mirror,
             "failures": [{"digest": d, "error": e} for d, e in self.failed],
             "missing_digests": self.missing,
         }
@@ -126,6 +131,8 @@ def fill_from_origin(
     checker = open_store()
     try:
         origin = open_origin() if listing is None else None
+        # a fill of the whole listing marks the tier a complete mirror when all of it is in
+        mark = mirror.begin_fill(checker) if origin is not None else None
         try:
             source: Iterator[str] = iter(listing) if listing is not None else origin.digests()  # type: ignore[union-attr]
             todo = _not_stored(checker, source, result, progress, stop)
@@ -140,6 +147,10 @@ def fill_from_origin(
             for d, stored in zip(uncertain, ops.reports_exist(checker, uncertain), strict=True):
                 if stored:  # it died after its import was written
                     result.imported.append(d)
+            whole = not (result.failed or result.interrupted or result.aborted or stop.is_set())
+            if mark is not None and origin is not None and whole:
+                status = mirror.mark_complete(checker, mark, origin=origin.name)
+                result.complete_mirror = status.complete
             if stop.is_set() and not result.aborted:  # the caller asked to stop
                 result.interrupted = True
         finally:

@@ -1,12 +1,18 @@
-"""Clair's indexer HTTP API as an origin: ``GET /indexer/api/v1/index_report/{digest}``."""
+"""Clair's indexer HTTP API as an origin: ``GET /indexer/api/v1/index_report/{digest}``.
+
+Connections are kept open and reused (a pool of keep-alive connections, shared by the
+threads that fetch): a bulk fill or a stream of misses costs one TCP (and TLS) handshake
+per connection, not one per report. A pooled connection the origin closed while it sat
+idle is noticed on its next use and the request sent once more on a new connection (a GET
+is safe to repeat).
+"""
 
 from __future__ import annotations
 
 import http.client
 import ssl
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 
 from redis_store.errors import OriginError
@@ -17,6 +23,57 @@ REPORT_PATH = "/indexer/api/v1/index_report/"
 #: A larger answer is refused rather than read into memory (claircore's largest reports
 #: are a few MB).
 MAX_REPORT_BYTES = 256 * 1024 * 1024
+#: Idle connections kept open at most (more may be open while many threads fetch).
+POOL_SIZE = 16
+#: What a pooled connection the origin closed while idle raises on its next use.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class _Pool:
+    """Keep-alive connections to one origin, the most recently used first."""
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int | None,
+        timeout: float,
+        context: ssl.SSLContext | None,
+    ) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.timeout, self.context = timeout, context
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        #: Connections opened so far (for tests and statistics).
+        self.opened = 0
+
+    def take(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection, and whether it was used before."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+            self.opened += 1
+        if self.scheme == "https":
+            return (
+                http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout, context=self.context
+                ),
+                False,
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout), False
+
+    def give(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < POOL_SIZE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class ClairIndexerOrigin:
@@ -51,15 +108,13 @@ class ClairIndexerOrigin:
         self.name = self.base
         self.timeout = float(timeout)
         self._token = token
+        self._prefix = parts.path.rstrip("/")
         context = ssl_context
         if context is None and parts.scheme == "https":
             context = ssl.create_default_context(cafile=ca_file)
             if cert_file is not None:
                 context.load_cert_chain(cert_file, key_file)
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-        if context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._pool = _Pool(parts.scheme, parts.hostname, parts.port, self.timeout, context)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "redis-store"}
@@ -68,26 +123,26 @@ class ClairIndexerOrigin:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
+    @property
+    def connections_opened(self) -> int:
+        """Connections opened to the origin so far (reused ones count once)."""
+        return self._pool.opened
+
     def fetch(self, digest: str) -> bytes | None:
-        url = self.base + REPORT_PATH + urllib.parse.quote(digest, safe=":")
+        path = self._prefix + REPORT_PATH + urllib.parse.quote(digest, safe=":")
         where = f"{self.name}: {digest}"
         try:
-            request = urllib.request.Request(url, headers=self._headers())
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                body: bytes = answer.read(MAX_REPORT_BYTES + 1)
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            raise OriginError(
-                f"{where}: HTTP {e.code} {e.reason}", origin=self.name, digest=digest
-            ) from e
+            status, reason, body = self._get(path, self._headers())
         except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts are OSError
-            reason = e.reason if isinstance(e, urllib.error.URLError) else e
             raise OriginError(
-                f"{where}: {type(reason).__name__}: {reason}", origin=self.name, digest=digest
+                f"{where}: {type(e).__name__}: {e}", origin=self.name, digest=digest
             ) from e
         except Exception as e:  # the token callable, say
             raise OriginError(f"{where}: {type(e).__name__}: {e}", origin=self.name) from e
+        if status == 404:
+            return None
+        if status != 200:
+            raise OriginError(f"{where}: HTTP {status} {reason}", origin=self.name, digest=digest)
         if len(body) > MAX_REPORT_BYTES:
             raise OriginError(
                 f"{where}: the answer is larger than {MAX_REPORT_BYTES} bytes",
@@ -95,6 +150,30 @@ class ClairIndexerOrigin:
                 digest=digest,
             )
         return body
+
+    def _get(self, path: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """One GET on a pooled connection (sent again once on a new one when a reused
+        connection turns out closed); the connection goes back to the pool when the answer
+        was read whole and the origin keeps it open."""
+        while True:
+            conn, reused = self._pool.take()
+            try:
+                conn.request("GET", path, headers=headers)
+                answer = conn.getresponse()
+                body = answer.read(MAX_REPORT_BYTES + 1)
+            except _STALE:
+                conn.close()
+                if reused:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if answer.isclosed() and not answer.will_close:
+                self._pool.give(conn)
+            else:
+                conn.close()
+            return answer.status, answer.reason, body
 
     def digests(self) -> Iterator[Digest]:
         raise OriginError(
@@ -104,7 +183,8 @@ class ClairIndexerOrigin:
         )
 
     def close(self) -> None:
-        """Nothing to release: every request has its own connection."""
+        """Close the pooled connections (a later fetch opens new ones)."""
+        self._pool.close()
 
 
 __all__ = ["ClairIndexerOrigin"]
