@@ -78,10 +78,10 @@ def import_against_replay(
         rows.append((len(report.packages or {}), middle - start, time.perf_counter() - middle))
     sizes = sorted(n for n, _, _ in rows)
     bounds = [sizes[len(sizes) // 3], sizes[2 * len(sizes) // 3]]
-    groups = {"small": [], "medium": [], "large": []}  # type: dict[str, list[tuple[float, float]]]
-    for n, r, i in rows:
-        key = "small" if n < bounds[0] else "medium" if n < bounds[1] else "large"
-        groups[key].append((r, i))
+    groups: dict[str, list[tuple[float, float]]] = {"small": [], "medium": [], "large": []}
+    for size, replayed_s, imported_s in rows:
+        key = "small" if size < bounds[0] else "medium" if size < bounds[1] else "large"
+        groups[key].append((replayed_s, imported_s))
     out["mix"] = {
         "all": {
             "replay_ms": _median_ms(r for _, r, _ in rows),
@@ -122,10 +122,16 @@ def origin_alone(make_origin: Any, digests: list[str]) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     finally:
         origin.close()
-    return {"fetched": fetched, "seconds": round(seconds, 3), "per_second": round(fetched / seconds, 1)}
+    return {
+        "fetched": fetched,
+        "seconds": round(seconds, 3),
+        "per_second": round(fetched / seconds, 1),
+    }
 
 
-def fill(redis: servers.RedisServer, origin_url: str, jobs: int, digests: str | None = None) -> dict[str, Any]:
+def fill(
+    redis: servers.RedisServer, origin_url: str, jobs: int, digests: str | None = None
+) -> dict[str, Any]:
     """``redis-store import --from`` into an empty store, as a subprocess, and once more (a
     resumed fill: everything skipped)."""
     redis.flush()

@@ -25,11 +25,15 @@ class ClairAPI:
         self.faults: dict[str, str] = {}
         self.token = token
         self.slow_seconds = 2.0
+        #: Seconds every answer waits (a Clair across a network); 0 by default.
+        self.delay_seconds = 0.0
         self.requests: Counter[str] = Counter()
         self.authorizations: list[str | None] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Clair's server
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -54,6 +58,8 @@ class ClairAPI:
         self.authorizations.append(auth)
         if self.token is not None and auth != f"Bearer {self.token}":
             return self._send(h, 401, b'{"code":"unauthorized"}')
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
         fault = self.faults.get(digest)
         if fault == "500":
             return self._send(h, 500, b'{"code":"internal-error"}')
