@@ -259,6 +259,7 @@ def render(doc: dict[str, Any]) -> str:
              str(f["imported_per_second"]), f"{f['rerun_skipped']} in {f['rerun_seconds']} s"]
         )  # fmt: skip
     alone = doc["origin_alone"]
+    before = doc["controller_fill"]
     out += [
         "Bulk fill (`redis-store import --from`):",
         "",
@@ -266,9 +267,11 @@ def render(doc: dict[str, Any]) -> str:
         "",
         "The database origin alone (every report fetched, one after another, nothing"
         f" imported): {alone['fetched']} in {alone['seconds']} s, {alone['per_second']}"
-        " reports/s.",
+        " reports/s. The same reports fetched and written by the controller path, one after"
+        f" another (the fill before the import): {before['per_second']} reports/s.",
         "",
     ]
+    out += ["Targets:", "", _table(targets(doc)), ""]
     b = doc.get("budget")
     if b is None:
         return "\n".join(out)
@@ -287,6 +290,37 @@ def render(doc: dict[str, Any]) -> str:
     ]  # fmt: skip
     out += ["Memory against the budget under a steady import stream:", "", _table(rows), ""]
     return "\n".join(out)
+
+
+def targets(doc: dict[str, Any]) -> list[list[str]]:
+    """Each target of the import, met or missed, from this run's figures."""
+    rows = [["target", "wanted", "measured", ""]]
+
+    def row(name: str, wanted: float, got: float, unit: str, *, most: bool = False) -> None:
+        met = got <= wanted if most else got >= wanted
+        bound = "at most" if most else "at least"
+        rows.append([name, f"{bound} {wanted:g}{unit}", f"{got:g}{unit}", "met" if met else
+                     f"missed by {abs(got - wanted) / wanted:.0%}"])  # fmt: skip
+
+    imp = doc["import"]
+    shared = statistics.median(r["ratio"] for r in imp["shared"])
+    row("import vs controller, shared reports (median)", 10, shared, "x")
+    row("import vs controller, workload mix (median)", 10, imp["mix"]["all"]["ratio"], "x")
+    row("memory per manifest, import / controller", 1.05, imp["memory"]["ratio"], "", most=True)
+    fills = doc["bulk_fill"]
+    db1 = next(f for f in fills if f["origin"] == "database" and f["jobs"] == 1)
+    before = doc["controller_fill"]["per_second"]
+    rate = db1["imported_per_second"]
+    row("bulk fill, --jobs 1, vs the controller path", 10, round(rate / before, 1), "x")
+    alone = doc["origin_alone"]["per_second"]
+    row("bulk fill, --jobs 1, vs the origin alone", 0.5, round(rate / alone, 2), "x")
+    api = [f for f in fills if f["origin"].startswith("API")]
+    if len(api) == 2:
+        scaled = api[1]["imported_per_second"] / api[0]["imported_per_second"]
+        row("API with a delay: --jobs 4 vs --jobs 1", 3, round(scaled, 1), "x")
+    for mh in doc["miss_and_hit"]:
+        row(f"miss, {mh['origin']}", 10, mh["miss"]["median_ms"], " ms", most=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bulk fill ...", file=sys.stderr)
         every = [str(IndexReport.from_json(b).hash) for b in reports.values()]
         every += [str(r.hash) for r in filled]
-        alone = imports.origin_alone(lambda: ClairDatabaseOrigin(db_url, timeout=10.0), every)
+        make_db: Any = lambda: ClairDatabaseOrigin(db_url, timeout=10.0)  # noqa: E731
+        alone = imports.origin_alone(make_db, every)
+        before = imports.controller_fill(redis, make_db, every)
         fills = [{"origin": "database", **imports.fill(redis, db_url, jobs)} for jobs in (1, 2, 4)]
         args.out.mkdir(parents=True, exist_ok=True)
         listed = args.out / "digests.txt"
@@ -363,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             "import": imp,
             "miss_and_hit": mh,
             "origin_alone": alone,
+            "controller_fill": before,
             "bulk_fill": fills,
         }
         if args.stream_seconds > 0:
