@@ -18,7 +18,6 @@ from redis.exceptions import ResponseError
 from redis_store import ImportOutcome, IndexReport, RedisStore, ops
 from redis_store.store.calls import ScriptCall
 from tests.support.servers import RedisServer, start_redis
-from tests.test_cli_operators import env
 from tests.test_cli_helpers import (
     INTERRUPTED_STEP,
     SHARED_REPORTS,
@@ -31,6 +30,7 @@ from tests.test_cli_helpers import (
     reports,
     write_reports,
 )
+from tests.test_cli_operators import env
 
 
 @pytest.fixture
