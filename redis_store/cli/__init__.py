@@ -78,8 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one ``redis-store`` command; returns the exit status (2 for usage errors)."""
+def main(argv: list[str] | None = None, *, final: bool = False) -> int:
+    """Run one ``redis-store`` command; returns the exit status (2 for usage errors).
+
+    ``final``: the process exits right after (the console script), so signals arriving
+    once the command is done end it at once (see :mod:`redis_store.cli.interrupts`)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -89,9 +92,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("redis-store: error: a command is required", file=sys.stderr)
         return USAGE
-    with console.output(args), interrupts.terminate_as_interrupt():
-        status = run(args)
+    try:
+        with (
+            interrupts.terminate_as_interrupt(final=final),
+            interrupts.redeliver_lost_interrupts(),
+            console.output(args),
+        ):
+            status = run(args)
+    except KeyboardInterrupt:  # a second signal while the command was saying it stopped
+        status = INTERRUPTED
     return interrupts.exit_status(status)
+
+
+def program() -> None:
+    """The ``redis-store`` console script (and ``python -m redis_store``)."""
+    try:
+        status = main(final=True)
+    except KeyboardInterrupt:  # before the command's own handling began (parsing)
+        status = INTERRUPTED
+    raise SystemExit(status)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,4 +160,4 @@ def _redis_failure(args: argparse.Namespace, error: BaseException) -> int:
     return FAILED
 
 
-__all__ = ["build_parser", "connect", "main"]
+__all__ = ["build_parser", "connect", "main", "program"]

@@ -259,7 +259,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     if isinstance(doc, Exception):
                         raise doc
                     report = report_from_obj(doc)
-                    with finish_first():
+                    with finish_first("import"):
                         outcome = replay.import_report(
                             store, report, force=args.force, lock_timeout=args.lock_timeout
                         )

@@ -96,7 +96,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         known = [d for d, e in zip(wanted, ops.manifests_exist(store, wanted), strict=True) if e]
         try:
             for i in range(0, len(known), 100):  # each call is atomic per manifest
-                with finish_first():
+                with finish_first("delete"):
                     deleted += store.delete_manifests(*known[i : i + 100])
                 progress.update("deleting", min(i + 100, len(known)), len(known))
         except KeyboardInterrupt:
