@@ -288,6 +288,49 @@ def test_expire_of_everything_asks_first(
     assert main("expire", "--older-than", "0s", "--yes").code == 0 and present(store) == set()
 
 
+# -- reading is not using ----------------------------------------------------------------------
+
+
+def test_inspecting_is_not_a_use(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    """report, export, layers, list, stats and affected leave every manifest's last use as it
+    was (a nightly backup must not keep everything from expire, nor reorder evict's least
+    recently used); --mark-used opts in."""
+    digests = [str(r.hash) for r in populate(store, 3)]
+    for d in digests:  # last used long ago (by the server's clock)
+        store.client.hset(store.keys.manifest(d), "used", 1000)
+
+    def uses() -> list[bytes | None]:
+        return [store.client.hget(store.keys.manifest(d), "used") for d in digests]
+
+    shown = redis_store("report", digests[0], url=server.url)
+    assert shown.returncode == 0 and "last used      1970-01-01 00:16:40 UTC" in shown.stdout
+    for argv in (
+        ["report", digests[0], "--json"],
+        ["report", digests[0], "--json", "--summary"],
+        ["export", digests[1]],
+        ["export", "--all"],
+        ["export", "--all", "--out", str(tmp_path / "backup")],
+        ["layers", digests[2]],
+        ["list", "-l"],
+        ["stats"],
+    ):
+        assert main(*argv).code == 0, argv
+    assert uses() == [b"1000"] * 3
+    assert main("list", "--older-than", "30d").out.split() == digests  # expire would take them
+    summary = json.loads(main("report", digests[0], "--json", "--summary").out)
+    assert summary["manifest"] == digests[0] and summary["last_used"] == 1000
+    assert summary["state"] == "IndexFinished" and summary["packages"] > 0
+    exported = (tmp_path / "backup" / (digests[1].replace(":", "-") + ".json")).read_bytes()
+    assert exported.rstrip(b"\n") == store.index_report_json(digests[1])
+    store.client.hset(store.keys.manifest(digests[1]), "used", 1000)  # that read was a use
+    assert main("report", digests[0], "--mark-used").code == 0
+    assert main("export", digests[1], "--mark-used").code == 0
+    now, _ = store.client.time()
+    assert [abs(now - float(u or 0)) < 60 for u in uses()] == [True, True, False]
+
+
 # -- import ---------------------------------------------------------------------------------------
 
 

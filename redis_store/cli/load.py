@@ -28,7 +28,13 @@ from redis_store.cli.errors import FAILED, CommandError, UsageError
 from redis_store.cli.fill import cmd_import_from, finish_import, origin_options
 from redis_store.cli.interrupts import finish_first
 from redis_store.cli.jobfile import job_metrics
-from redis_store.cli.options import Subparsers, add_command, add_metrics_file_option, digest
+from redis_store.cli.options import (
+    Subparsers,
+    add_command,
+    add_mark_used_option,
+    add_metrics_file_option,
+    digest,
+)
 from redis_store.codec.wire import report_from_obj
 from redis_store.models import Digest
 
@@ -380,22 +386,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     missing: list[Digest] = []
     with open_store(args) as store:
         digests = [d for _, d in ops.manifests(store)] if args.all else args.digests
+        wanted = list(dict.fromkeys(digests))
+        # reading is not a use of the manifest (a nightly backup must not keep everything
+        # from expire), unless --mark-used: then through index_report_json, which records it
+        found = (
+            ((d, store.index_report_json(d)) for d in wanted)
+            if args.mark_used
+            else ops.stored_reports(store, wanted)
+        )
         try:
-            for i, d in enumerate(dict.fromkeys(digests), 1):
-                report = store.index_report(d)
-                if report is None:
+            for i, (d, data) in enumerate(found, 1):
+                if data is None:
                     missing.append(d)
                     progress.clear()
                     warn("export", f"no report for {d}")
                     continue
-                data = report.to_json()
                 if out_dir is None:
                     sys.stdout.write(data.decode() + "\n")
                 else:
                     path = out_dir / export_name(d)
                     _write_atomically(path, data + b"\n")
                     written.append(str(path))
-                progress.update("exporting", i, len(digests))
+                progress.update("exporting", i, len(wanted))
         finally:
             progress.clear()
     if out_dir is not None:
@@ -420,3 +432,4 @@ def add_export_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("digests", nargs="*", type=digest, metavar="DIGEST")
     p.add_argument("--all", action="store_true", help="every manifest in the namespace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write one file per manifest here")
+    add_mark_used_option(p)

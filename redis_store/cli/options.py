@@ -152,6 +152,17 @@ def add_yes_option(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def add_mark_used_option(parser: argparse.ArgumentParser) -> None:
+    """--mark-used: let a read count as a use of the manifest, as an indexer's read does."""
+    parser.add_argument(
+        "--mark-used",
+        action="store_true",
+        help="count this read as a use of the manifest (as an indexer's read is), which"
+        " keeps it from expire and moves it to the back of evict's order; by default"
+        " inspecting changes nothing",
+    )
+
+
 def add_metrics_file_option(parser: argparse.ArgumentParser) -> None:
     """--metrics-file: the job's figures for node_exporter's textfile collector."""
     parser.add_argument(
