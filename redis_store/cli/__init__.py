@@ -47,7 +47,7 @@ from redis_store.cli.errors import (
     UsageError,
 )
 from redis_store.cli.options import Command, Subparsers, add_output_options, common_options
-from redis_store.errors import StoreError
+from redis_store.errors import OriginError, StoreError
 from redis_store.version import __version__
 
 #: Each command module contributes its subparser(s), in the order ``--help`` lists them;
@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"redis-store {name}: {e}", file=sys.stderr)
     except (RedisConnectionError, RedisTimeoutError, RedisError, RedisClusterException) as e:
         return _redis_failure(args, e)
+    except OriginError as e:  # a read through an origin: said as a Redis failure is
+        print(f"redis-store {name}: {e}", file=sys.stderr)
+        return USAGE if e.misconfigured else FAILED
     except StoreError as e:
         print(f"redis-store {name}: store error: {type(e).__name__}: {e}", file=sys.stderr)
     except Interrupted:  # the command has said where it stopped

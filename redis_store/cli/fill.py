@@ -19,6 +19,7 @@ from redis_store.cli.console import print_json, warn
 from redis_store.cli.errors import FAILED, INTERRUPTED, Misconfigured, UsageError
 from redis_store.cli.jobfile import job_metrics
 from redis_store.cli.options import positive_int
+from redis_store.cli.origins import checked
 from redis_store.errors import OriginError
 from redis_store.store.validate import digest as as_digest
 from redis_store.tier import Origin, origin_from_url
@@ -77,9 +78,9 @@ def open_origin(
     token: str | None = None,
     ca_file: str | None = None,
 ) -> Origin:
-    """The origin ``flag`` names (the token defaults to ``$CLAIR_TOKEN``)."""
+    """The origin ``flag`` names (the token defaults to ``$CLAIR_TOKEN``), checked."""
     try:
-        return origin_from_url(
+        origin = origin_from_url(
             url,
             timeout=timeout,
             token=token or os.environ.get(TOKEN_ENV) or None,
@@ -87,6 +88,7 @@ def open_origin(
         )
     except ValueError as e:
         raise Misconfigured(f"{flag}: {e}") from None
+    return checked(origin)
 
 
 def _origin(args: argparse.Namespace) -> Origin:
@@ -153,7 +155,7 @@ def cmd_import_from(args: argparse.Namespace) -> int:
         progress.clear()
         origin.close()
     for d, error in result.failed:
-        warn("import", f"{d}: {error}")
+        warn("import", error if d in error else f"{d}: {error}")
     return finish_import(
         {"origin": origin.name, "jobs": jobs, **result.as_dict()},
         result.summary(),

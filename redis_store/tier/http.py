@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import ssl
 import urllib.error
 import urllib.parse
@@ -11,9 +12,11 @@ from collections.abc import Callable, Iterator
 
 from redis_store.errors import OriginError
 from redis_store.models import Digest
+from redis_store.tier.diagnose import http_failure
 
-#: Where Clair's indexer serves a manifest's report.
+#: Where Clair's indexer serves a manifest's report, and its state (what a check asks).
 REPORT_PATH = "/indexer/api/v1/index_report/"
+STATE_PATH = "/indexer/api/v1/index_state"
 #: A larger answer is refused rather than read into memory (claircore's largest reports
 #: are a few MB).
 MAX_REPORT_BYTES = 256 * 1024 * 1024
@@ -78,14 +81,9 @@ class ClairIndexerOrigin:
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
-            raise OriginError(
-                f"{where}: HTTP {e.code} {e.reason}", origin=self.name, digest=digest
-            ) from e
+            raise http_failure(e, self.name, digest) from e
         except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts are OSError
-            reason = e.reason if isinstance(e, urllib.error.URLError) else e
-            raise OriginError(
-                f"{where}: {type(reason).__name__}: {reason}", origin=self.name, digest=digest
-            ) from e
+            raise http_failure(e, self.name, digest) from e
         except Exception as e:  # the token callable, say
             raise OriginError(f"{where}: {type(e).__name__}: {e}", origin=self.name) from e
         if len(body) > MAX_REPORT_BYTES:
@@ -95,6 +93,30 @@ class ClairIndexerOrigin:
                 digest=digest,
             )
         return body
+
+    def check(self) -> None:
+        """Ask the indexer its state (``GET /indexer/api/v1/index_state``, which needs the
+        same token): an :class:`OriginError` saying what is wrong (``misconfigured`` when it
+        is the URL, the token or TLS) before any work."""
+        url = self.base + STATE_PATH
+        try:
+            request = urllib.request.Request(url, headers=self._headers())
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                body: bytes = answer.read(64 * 1024)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise http_failure(e, self.name, probe=True) from e
+        except Exception as e:  # the token callable, say
+            raise OriginError(f"{self.name}: {type(e).__name__}: {e}", origin=self.name) from e
+        try:
+            state = json.loads(body)
+        except ValueError:
+            state = None
+        if not isinstance(state, dict) or "state" not in state:
+            raise OriginError(
+                f"{self.name}: not Clair's indexer API: {STATE_PATH} did not answer an index state",
+                origin=self.name,
+                misconfigured=True,
+            )
 
     def digests(self) -> Iterator[Digest]:
         raise OriginError(

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis_store.errors import OriginError
 from redis_store.models import Digest
+from redis_store.tier.diagnose import postgres_failure
 
 #: The report of one manifest, as text (what Clair's API would serve).
 REPORT = (
@@ -24,6 +25,11 @@ REPORT = (
 FINISHED = (
     "SELECT m.hash FROM manifest m JOIN indexreport ir ON ir.manifest_id = m.id"
     " WHERE ir.scan_result->>'success' = 'true' ORDER BY m.id"
+)
+#: What the tables the origin reads must answer (nothing: LIMIT 0) for it to be Clair's.
+CHECK = (
+    "SELECT m.hash, ir.scan_result FROM manifest m"
+    " JOIN indexreport ir ON ir.manifest_id = m.id LIMIT 0"
 )
 #: Accepted URL schemes (``clair+`` marks the URL as an origin's on the command line).
 SCHEMES = ("clair+postgresql://", "clair+postgres://", "postgresql://", "postgres://")
@@ -43,6 +49,7 @@ class ClairDatabaseOrigin:
             raise ValueError("origin timeout must be positive")
         try:
             import psycopg
+            import psycopg.conninfo
         except ImportError as e:  # pragma: no cover - the extra is part of the test install
             raise ValueError(
                 "a PostgreSQL origin needs psycopg: pip install 'redis-store[postgres]'"
@@ -77,9 +84,16 @@ class ClairDatabaseOrigin:
 
     def _failed(self, e: Exception, digest: str = "") -> OriginError:
         self._drop()
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        where = f"{self.name}: {digest}" if digest else self.name
-        return OriginError(f"{where}: {type(e).__name__}: {first}", origin=self.name, digest=digest)
+        params = self._psycopg.conninfo.conninfo_to_dict(self.dsn)
+        return postgres_failure(e, self.name, params, self.timeout, digest)
+
+    def check(self) -> None:
+        """Connect and look for claircore's tables: an :class:`OriginError` saying what is
+        wrong (``misconfigured`` when it is the URL or the database) before any work."""
+        try:
+            self._connection().execute(CHECK).fetchall()
+        except self._psycopg.Error as e:
+            raise self._failed(e) from e
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
