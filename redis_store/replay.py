@@ -33,6 +33,7 @@ from redis_store.models import (
     repository_identity,
 )
 from redis_store.store.validate import importable as check_importable
+from redis_store.store.validate import replayable
 
 if TYPE_CHECKING:
     from redis_store.store import RedisStore
@@ -50,8 +51,11 @@ def replay(
 ) -> IndexReport:
     """Index ``report`` into ``store`` (any blocking Store) in claircore's controller call
     order. Returns the finished report as the store now holds it. ``on_step(state,
-    seconds)`` is called after each controller state."""
-    return drive(store, controller(report, on_step=on_step))
+    seconds)`` is called after each controller state. The report is checked first
+    (:func:`~redis_store.store.validate.replayable`): one the store would refuse part-way
+    raises a :class:`~redis_store.errors.StoreError` naming the field, having written
+    nothing."""
+    return drive(store, controller(replayable(report), on_step=on_step))
 
 
 class ImportOutcome(StrEnum):

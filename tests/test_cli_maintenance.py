@@ -136,7 +136,7 @@ CORRUPTIONS: dict[str, tuple[str, Corruption]] = {
         lambda c, d, mid, layer: c.hincrby(K.entity_refs("pkg"), "1", 3),
     ),
     "index records dropped": (
-        "report-index-mismatch",
+        "record-unlisted",
         lambda c, d, mid, layer: c.hset(K.manifest(d), "recs", ""),
     ),
 }

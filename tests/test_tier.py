@@ -20,6 +20,7 @@ from redis_store import (
     AsyncRedisStore,
     ClairIndexerOrigin,
     IndexReport,
+    InvalidInputError,
     OriginError,
     ReadThrough,
     RedisStore,
@@ -323,5 +324,5 @@ def test_origin_from_a_url_and_its_checks(backend: Backend, clair: ClairAPI) -> 
         RedisStore(backend.client(), "test", origin=origin_of(clair, timeout=40.0))
     with pytest.raises(ValueError, match="neither"):
         RedisStore(backend.client(), "test", origin="ftp://clair")
-    with pytest.raises(TypeError, match="Origin"):
+    with pytest.raises(InvalidInputError, match="Origin"):
         ReadThrough(object())  # type: ignore[arg-type]

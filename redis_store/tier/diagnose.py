@@ -19,8 +19,8 @@ import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
-from redis_store.diagnose import PG_SSL_REQUEST, probe
 from redis_store.errors import OriginError
+from redis_store.probe import PG_SSL_REQUEST, probe
 
 #: SQLSTATEs that mean the URL or the database is wrong, and what to say about them.
 PG_MISCONFIGURED = {

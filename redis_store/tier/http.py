@@ -10,8 +10,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 
-from redis_store.errors import OriginError
+from redis_store.errors import InvalidInputError, OriginError
 from redis_store.models import Digest
+from redis_store.options import seconds
 from redis_store.tier.diagnose import http_failure
 
 #: Where Clair's indexer serves a manifest's report, and its state (what a check asks).
@@ -43,11 +44,12 @@ class ClairIndexerOrigin:
         key_file: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if not isinstance(url, str):
+            raise InvalidInputError(f"origin: expected a URL, got {type(url).__name__}")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"origin: expected an http:// or https:// URL, got {url!r}")
-        if not timeout > 0:
-            raise ValueError("origin timeout must be positive")
+            raise InvalidInputError(f"origin: expected an http:// or https:// URL, got {url!r}")
+        timeout = seconds(timeout, "origin timeout")
         self.base = urllib.parse.urlunsplit(
             (parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"), "", "")
         )

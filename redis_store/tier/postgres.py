@@ -12,8 +12,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from redis_store.errors import OriginError
+from redis_store.errors import InvalidInputError, OriginError
 from redis_store.models import Digest
+from redis_store.options import seconds
 from redis_store.tier.diagnose import postgres_failure
 
 #: The report of one manifest, as text (what Clair's API would serve).
@@ -43,15 +44,15 @@ class ClairDatabaseOrigin:
     """
 
     def __init__(self, dsn: str, *, timeout: float = 10.0) -> None:
-        if not dsn.startswith(SCHEMES):
-            raise ValueError(f"origin: expected a postgresql:// URL, got {dsn.split('@')[-1]!r}")
-        if not timeout > 0:
-            raise ValueError("origin timeout must be positive")
+        if not isinstance(dsn, str) or not dsn.startswith(SCHEMES):
+            shown = dsn.split("@")[-1] if isinstance(dsn, str) else type(dsn).__name__
+            raise InvalidInputError(f"origin: expected a postgresql:// URL, got {shown!r}")
+        timeout = seconds(timeout, "origin timeout")
         try:
             import psycopg
             import psycopg.conninfo
         except ImportError as e:  # pragma: no cover - the extra is part of the test install
-            raise ValueError(
+            raise InvalidInputError(
                 "a PostgreSQL origin needs psycopg: pip install 'redis-store[postgres]'"
             ) from e
         self._psycopg: Any = psycopg
