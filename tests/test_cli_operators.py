@@ -461,6 +461,78 @@ def test_affected_names_strict_and_undecided(
     assert main("affected", str(feed), "-q").err == ""
 
 
+# -- what the README promises to scripts ---------------------------------------------------------
+
+
+def test_a_cron_cleanup_with_nothing_old_succeeds(server: RedisServer, store: RedisStore) -> None:
+    """``list --older-than 90d | delete -`` is the usual cron job; usually nothing is old:
+    an empty list deletes nothing and is not an error (nor is --all on an empty namespace)."""
+    populate(store, 2)
+    rs = f"{shlex.quote(sys.executable)} -m redis_store"
+    script = (
+        f"{rs} list --older-than 90d --namespace {NS} | {rs} delete - --namespace {NS};"
+        " echo ${PIPESTATUS[@]}"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env(server.url), timeout=120
+    )
+    assert done.stdout.splitlines() == ["deleted 0, skipped 0 (locked), unknown 0", "0 0"]
+    assert done.stderr == "" and len(present(store)) == 2
+    assert redis_store("delete", url=server.url).returncode == 2  # nothing given at all
+    assert (
+        redis_store("delete", "--all", "--yes", "--namespace", "empty", url=server.url).returncode
+        == 0
+    )
+
+
+def test_affected_usage_errors_and_warnings(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    missing = redis_store("affected", str(tmp_path / "nonexistent.json"), url=server.url)
+    assert missing.returncode == 2 and "No such file" in one_line_error(missing)
+    (tmp_path / "bad.json").write_text('{"package": {"name": 42}}')
+    bad = main("affected", str(tmp_path / "bad.json"))
+    assert bad.code == 2 and "vulnerability 1" in bad.err
+    records.index_manifest(
+        store, [(Package(name="tar", version="1.29", kind="binary"), DEBIAN, None)]
+    )
+    typo = json.loads(
+        Vulnerability(
+            id="1", name="DSA-1", package=Package(name="tar"), distribution=DEBIAN,
+            fixed_in_version="1.30",
+        ).to_json()
+    )  # fmt: skip
+    right = main("affected", "-", stdin=json.dumps(typo).encode())
+    assert right.code == 0 and right.out.startswith("sha256:") and right.err == ""
+    typo["dist"] = typo.pop("distribution")
+    run = redis_store("affected", "-", url=server.url, stdin=json.dumps(typo).encode())
+    assert run.returncode == 0 and run.stdout == ""  # not affected, as claircore answers
+    assert "unknown keys 'dist'" in run.stderr
+    assert "no matcher applies to vulnerability 'DSA-1'" in run.stderr
+
+
+def test_import_prints_no_rate_of_nothing(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    for r in workload.generate(2, 40):
+        (tmp_path / f"{r.hash}.json".replace(":", "-")).write_bytes(r.to_json())
+    first = main("import", str(tmp_path))
+    assert first.code == 0 and re.search(
+        r"in \d+\.\d\d s \(\d+\.\d imported/s\)$", first.out.strip()
+    )
+    again = main("import", str(tmp_path))
+    assert again.code == 0 and again.out.strip().endswith(" s") and "/s" not in again.out
+
+
+def test_every_command_says_what_it_does(server: RedisServer) -> None:
+    for command in ("report", "layers", "scanners", "gc", "stats", "demo", "evict", "delete"):
+        text = redis_store(command, "--help", url=server.url).stdout
+        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        assert len(paragraphs) >= 3, (command, text)  # usage, a description, the options
+        assert not paragraphs[1].lstrip().startswith(("positional", "options")), text
+        assert "%%" not in text, text
+
+
 # -- exit statuses --------------------------------------------------------------------------------
 
 

@@ -244,11 +244,26 @@ def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--layer", type=digest, metavar="DIGEST", help="only manifests using this layer")
     p.add_argument("-l", "--long", action="store_true", help="with state, layer count and last use")
-    for name, func, help in (
-        ("report", cmd_report, "one stored report: a summary, or its claircore JSON with --json"),
-        ("layers", cmd_layers, "a manifest's layers and which scanners scanned each"),
+    for name, func, help, description in (
+        (
+            "report",
+            cmd_report,
+            "one stored report: a summary, or its claircore JSON with --json",
+            "Show a manifest's stored report: a summary (state, packages, distributions,"
+            " repositories, index records, scanners, size, last use); --json the report in"
+            " claircore's JSON, --json --summary the summary as JSON. Reading it is not a use"
+            " of the manifest (expire, evict) unless --mark-used. --through reads a report"
+            " Redis does not hold through a Clair and keeps it. Exit 1 when there is none.",
+        ),
+        (
+            "layers",
+            cmd_layers,
+            "a manifest's layers and which scanners scanned each",
+            "A manifest's layers in order and, for each, the registered scanners that scanned"
+            " it (layer_scanned). Exit 1 for a manifest the store does not know.",
+        ),
     ):
-        p = add_command(sub, name, func, common, help=help)
+        p = add_command(sub, name, func, common, help=help, description=description)
         p.add_argument("digest", type=digest, metavar="DIGEST")
         if name == "report":
             p.add_argument(
@@ -264,12 +279,27 @@ def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                 help="on a miss, read the report through a Clair (clair+postgresql://... or"
                 " https://...; token from $CLAIR_TOKEN) and keep it, as a cache tier does",
             )
-    add_command(sub, "scanners", cmd_scanners, common, help="the scanner registry")
+    add_command(
+        sub,
+        "scanners",
+        cmd_scanners,
+        common,
+        help="the scanner registry",
+        description="The scanner registry: every scanner (name, version, kind) an indexer"
+        " registered in the namespace, by the ID the store gave it.",
+    )
 
 
 def add_stats_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, "stats", cmd_stats, common, help="counts, memory by key family, largest manifests"
+        sub,
+        "stats",
+        cmd_stats,
+        common,
+        help="counts, memory by key family, largest manifests",
+        description="Counts per entity, memory by key family (MEMORY USAGE on a sample of"
+        " each family's keys, scaled up; not on fakeredis) and the largest manifests by"
+        " index records. Reads the whole namespace (SCAN).",
     )
     p.add_argument(
         "--sample",

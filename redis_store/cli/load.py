@@ -88,7 +88,9 @@ class ImportResult:
             )
         text += f", failed {len(self.failed)}"
         if self.handled and self.seconds > 0:
-            text += f" in {self.seconds:.2f} s ({self.rate:.1f} reports/s)"
+            text += f" in {self.seconds:.2f} s"
+            if self.imported:  # a rate of nothing imported says nothing
+                text += f" ({len(self.imported) / self.seconds:.1f} imported/s)"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -187,8 +189,9 @@ class Sources:
 
     documents: Iterator[Document]
     files: int
-    #: Whether every source is one file of one report (the progress bar's total is known).
-    counted: bool
+    #: The progress bar's total: a report per file, a line per JSON lines file (None with
+    #: stdin among the sources).
+    total: int | None
     skipped: list[str] = field(default_factory=list)
 
 
@@ -228,8 +231,24 @@ def import_sources(paths: Sequence[str]) -> Sources:
             except OSError as e:
                 yield str(p), ValueError(e.strerror or str(e))
 
-    counted = all(p != "-" and not str(p).endswith(JSON_LINES) for p in plan)
-    return Sources(items(), len(plan), counted, skipped)
+    return Sources(items(), len(plan), _total(plan), skipped)
+
+
+def _total(plan: Sequence[str | Path]) -> int | None:
+    """How many reports the sources hold, as far as it is known before reading them."""
+    total = 0
+    for p in plan:
+        if p == "-":
+            return None
+        if not str(p).endswith(JSON_LINES):
+            total += 1
+            continue
+        try:
+            with open(p, "rb") as f:
+                total += sum(1 for line in f if line.strip())
+        except OSError:
+            total += 1  # reported when it is read
+    return total
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -252,7 +271,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             else "entries that are not *.json, *.jsonl or *.ndjson files"
         )
         note("import", f"skipped {n} {what}: {shown}")
-    total: int | None = sources.files if sources.counted else None
+    total = sources.total
     result = ImportResult()
     progress = console.progress()
     start = time.perf_counter()

@@ -76,7 +76,9 @@ class FillResult:
             f" failed {len(self.failed)}"
         )
         if self.seconds > 0:
-            text += f" in {self.seconds:.2f} s ({self.imported_per_second:.1f} imported/s)"
+            text += f" in {self.seconds:.2f} s"
+            if self.imported:  # a rate of nothing imported says nothing
+                text += f" ({self.imported_per_second:.1f} imported/s)"
         return text
 
 
