@@ -207,7 +207,7 @@ def evict(
             return result
         result.namespace_bytes = namespace_share(store).bytes
         # reading the share left client buffers on the server: the rounds measure from here
-        result.used_before = result.used_after = memory_used(store)
+        used = result.used_before = result.used_after = memory_used(store)
         if result.takes_everything and not (allow_all or dry_run):
             raise EvictionRefused(result, store.namespace)
         if dry_run:
