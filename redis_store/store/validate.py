@@ -20,6 +20,7 @@ from redis_store.models import (
     Layer,
     Manifest,
     Package,
+    PackageKind,
     Range,
     Repository,
     Severity,
@@ -150,6 +151,9 @@ def _version(value: object, what: str) -> None:
         raise InvalidInputError(f"{what}: a component is not an int32")
 
 
+#: The package kinds the store writes and reads back as they are (claircore's names).
+_KIND_VALUES: Final = frozenset(k.value for k in PackageKind)
+
 _PACKAGE_TEXTS: Final = (
     "id",
     "name",
@@ -221,6 +225,8 @@ def _package_fine(p: object, nested: bool = False) -> bool:
     ):
         return False
     if p.cpe and not _cpe_fine(p.cpe):
+        return False
+    if kind not in _KIND_VALUES:
         return False
     nv = p.normalized_version
     if type(nv) is not Version or ":" in nv.kind:
@@ -307,7 +313,11 @@ def package(value: object, what: str, *, nested: bool = False) -> Package:
     _texts(value, _PACKAGE_TEXTS, what)
     if not isinstance(value.kind, str):
         raise InvalidInputError(f"{what}.kind: expected a string, got {type(value.kind).__name__}")
-    text(value.kind, f"{what}.kind")
+    if text(value.kind, f"{what}.kind") not in _KIND_VALUES:
+        raise InvalidInputError(
+            f"{what}.kind: {value.kind!r} is not a package kind the store keeps"
+            f" (one of {', '.join(repr(k) for k in sorted(_KIND_VALUES))})"
+        )
     _version(value.normalized_version, f"{what}.normalized_version")
     _cpe(value.cpe, f"{what}.cpe")
     _detector(value.detector, f"{what}.detector")
