@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks.clair_database import fill_clair_database
 from benchmarks.timing import percentile
-from redis_store import ClairDatabaseOrigin, ClairIndexerOrigin, IndexReport, RedisStore, replay
+from redis_store import ClairDatabaseOrigin, ClairIndexerOrigin, IndexReport, RedisStore
 from redis_store.demo import workload
 from redis_store.tier.origins import Origin, ReadThrough
 from tests.support import servers
@@ -158,7 +158,7 @@ def budget_stream(
             for report in workload.generate(10_000_000, seed=21):
                 if stop.is_set():
                     return
-                replay.import_report(store, report)
+                store.import_report(report)
                 imported.append(str(report.hash))
                 if len(hot_set) < hot:
                     hot_set.append(str(report.hash))

@@ -26,6 +26,7 @@ from redis_store.models import *  # noqa: F403 - the models are the public API
 from redis_store.models import __all__ as _models_all
 from redis_store.store import AsyncManifestLock, AsyncRedisStore, ManifestLock, RedisStore
 from redis_store.store.api import AsyncStore, Store
+from redis_store.store.importing import ImportOutcome
 from redis_store.tier import ClairDatabaseOrigin, ClairIndexerOrigin, Origin, ReadThrough
 from redis_store.version import __version__ as __version__
 
@@ -42,6 +43,7 @@ __all__ = [
     "ClairIndexerOrigin",
     "DigestError",
     "DurabilityError",
+    "ImportOutcome",
     "InvalidInputError",
     "LocalCacheState",
     "LockError",

@@ -48,6 +48,7 @@ SCRIPT_COMMANDS: Final = (
     "hget",
     "hgetall",
     "hincrby",
+    "hlen",
     "hmget",
     "hset",
     "hsetnx",
@@ -73,7 +74,6 @@ CLUSTER_COMMANDS: Final = ("cluster|slots", "command")
 OPS_COMMANDS: Final = (
     "scan",
     "hscan",
-    "hlen",
     "strlen",
     "memory|usage",
     "info",

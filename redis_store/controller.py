@@ -4,8 +4,7 @@
 scanner found; :func:`controller` runs claircore's controller states over it (CheckManifest,
 FetchLayers, ScanLayers, Coalesce, IndexManifest, IndexFinished) as a generator of
 :class:`StoreCall`. :func:`drive` makes those calls on a blocking store
-(:func:`redis_store.replay.replay`); the cache tier makes them inside a store operation
-(:mod:`redis_store.store.fill`). The store assigns its own IDs; the report the controller
+(:func:`redis_store.replay.replay`). The store assigns its own IDs; the report the controller
 ends with is the original with those IDs.
 """
 

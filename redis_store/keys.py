@@ -38,6 +38,7 @@ class KeyLayout:
     __slots__ = (
         "_g",
         "manifests",
+        "mirror",
         "namespace",
         "prefix",
         "scanners",
@@ -62,6 +63,8 @@ class KeyLayout:
         self.seq = self._g + "seq"
         #: hash: manifest ID -> manifest digest (answers the reverse index)
         self.manifests = self._g + "manifests"
+        #: hash: the cache tier's complete-mirror mark (:mod:`redis_store.ops.mirror`)
+        self.mirror = self._g + "mirror"
 
     # -- global dictionaries -------------------------------------------------------------
     def entity_data(self, kind: str) -> str:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.exceptions import ResponseError
 
-from redis_store import IndexReport, RedisStore, ops
-from redis_store.errors import InvalidInputError
+from redis_store import ImportOutcome, IndexReport, RedisStore, ops
+from redis_store.store.calls import ScriptCall
 from tests.support.servers import RedisServer
 from tests.test_cli_helpers import (
     INTERRUPTED_STEP,
@@ -169,21 +170,32 @@ def test_stdin_json_lines(cli: Cli) -> None:
     assert_consistent(cli.store())
 
 
-def test_a_failing_replay_writes_nothing(cli: Cli, tmp_path: Path) -> None:
-    """A store error part-way through one report: that manifest is removed again."""
+def test_a_failing_import_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    """Redis refuses one report's write: that report fails by name, nothing of it is
+    stored, and the others are imported."""
     rs = reports(3)
     write_reports(tmp_path, rs)
     victim = sorted(str(r.hash) for r in rs)[1]  # files import in name order
 
     def hook(store: RedisStore) -> None:
-        index_manifest = store.index_manifest
+        send_calls = store._send_calls
 
-        def failing(report: IndexReport) -> None:
-            if report.hash == victim:
-                raise InvalidInputError("injected failure")
-            index_manifest(report)
+        def refusing(calls: list[Any]) -> list[Any]:
+            if any(  # one server: the one script; a cluster: its last step (then undone)
+                isinstance(c, ScriptCall)
+                and c.name in ("import_report", "cluster/import_manifest")
+                and any(victim in key for key in c.keys)
+                for c in calls
+            ):
+                return [
+                    ResponseError("ERR injected failure")
+                    if isinstance(c, ScriptCall) and c.name != "cluster/release_entities"
+                    else send_calls([c])[0]
+                    for c in calls
+                ]
+            return send_calls(calls)
 
-        store.index_manifest = failing
+        store._send_calls = refusing  # type: ignore[method-assign]
 
     cli.on_connect(hook)
     run = cli("import", str(tmp_path), "--json")
@@ -208,7 +220,7 @@ def test_locked_manifest_fails_after_the_timeout(cli: Cli, tmp_path: Path) -> No
 
 
 @pytest.mark.single_node(reason=INTERRUPTED_STEP)
-@pytest.mark.parametrize("batch", [3, 40, 200])
+@pytest.mark.parametrize("batch", [1, 4, 9])
 @pytest.mark.parametrize("after", [False, True], ids=["before-call", "after-call"])
 def test_ctrl_c_during_import(cli: Cli, tmp_path: Path, batch: int, after: bool) -> None:
     rs = reports(8)
@@ -235,16 +247,16 @@ def test_real_sigint_finishes_the_current_report(cli: Cli, tmp_path: Path) -> No
     calls = 0
 
     def hook(store: RedisStore) -> None:
-        index_manifest = store.index_manifest
+        import_report = store.import_report
 
-        def signalled(report: IndexReport) -> None:
+        def signalled(report: IndexReport, **kwargs: Any) -> ImportOutcome:
             nonlocal calls
             calls += 1
             if calls == 3:
                 os.kill(os.getpid(), signal.SIGINT)
-            index_manifest(report)
+            return import_report(report, **kwargs)
 
-        store.index_manifest = signalled
+        store.import_report = signalled  # type: ignore[method-assign]
 
     cli.on_connect(hook)
     run = cli("import", str(tmp_path), "--json")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from redis.exceptions import OutOfMemoryError, ResponseError
 
-from redis_store import RedisStore, StoreError, ops, replay
+from redis_store import ImportOutcome, RedisStore, StoreError, ops
 from redis_store.demo import workload
 from redis_store.ops.evict import least_recently_used, memory_used
 from redis_store.ops.nodes import primaries
@@ -43,7 +43,7 @@ def store(small_server: RedisServer) -> Iterator[RedisStore]:
 def fill(store: RedisStore, n: int, seed: int = 3) -> list[str]:
     digests = []
     for r in workload.generate(n, seed=seed):
-        replay.import_report(store, r)
+        store.import_report(r)
         digests.append(str(r.hash))
     return digests
 
@@ -113,7 +113,7 @@ def test_writes_refused_at_maxmemory_go_through_after_evicting(
     refused = None
     for r in workload.generate(4000, seed=5):
         try:
-            replay.import_report(store, r)
+            store.import_report(r)
         except ResponseError as e:
             refused = e
             break
@@ -123,7 +123,7 @@ def test_writes_refused_at_maxmemory_go_through_after_evicting(
     assert res.under_budget and res.evicted
     assert ops.check(store) == []
     for r in workload.generate(3, seed=99):
-        assert replay.import_report(store, r) is replay.ImportOutcome.IMPORTED
+        assert store.import_report(r) is ImportOutcome.IMPORTED
     assert ops.check(store) == []
 
 

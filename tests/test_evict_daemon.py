@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from redis_store import RedisStore, ops, replay
+from redis_store import RedisStore, ops
 from redis_store.demo import workload
 from redis_store.errors import InvalidInputError
 from redis_store.ops.evict import EvictionRefused, memory_used
@@ -77,7 +77,7 @@ class Daemon:
 def fill(store: RedisStore, n: int, seed: int) -> list[str]:
     out = []
     for r in workload.generate(n, seed=seed):
-        replay.import_report(store, r)
+        store.import_report(r)
         out.append(str(r.hash))
     return out
 

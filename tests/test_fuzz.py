@@ -445,7 +445,7 @@ CALLS: dict[str, st.SearchStrategy[Call]] = {
             HOSTILE,
         ),
         st.builds(
-            lambda p, v: lambda w: replay.import_report(w.store, fresh_report(w, *p, v)),
+            lambda p, v: lambda w: w.store.import_report(fresh_report(w, *p, v)),
             st.sampled_from(REPORT_FIELDS),
             HOSTILE,
         ),

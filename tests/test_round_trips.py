@@ -23,10 +23,12 @@ from redis_store import (
     IndexReport,
     Layer,
     Manifest,
+    Package,
     RedisStore,
     Repository,
     VersionedScanner,
 )
+from redis_store.demo import workload
 from tests.support import gen
 
 SCANNER = VersionedScanner("dpkg", "7", "package")
@@ -295,3 +297,47 @@ def test_warm_writes_and_reads_cost_less(store: Any, backend: Any, round_trips: 
     before = round_trips.n
     assert store.delete_manifests(m) == [m]
     assert round_trips.n - before == 1  # the plan is known: only the delete script
+
+
+#: import_report: one server, a plan (entities looked up, IDs reserved) then the one write;
+#: one round trip when every entity, the scanners and the manifest counter are known. On a
+#: cluster: take the lock, plan (or read the manifest), entities in {g}, every layer and
+#: record at once, the manifest in {m:...} (which releases the lock).
+IMPORT = {"cold": 2, "warm": 1}
+IMPORT_CLUSTER = {"cold": 5, "warm": 5}
+
+
+def test_import_round_trips_constant_in_report_size(
+    store: Any, backend: Any, round_trips: Counter
+) -> None:
+    """A report of a few packages and one of thousands cost the same round trips, cold (a
+    store that knows none of its entities) and warm (one that imported them before: the
+    same content under another manifest digest)."""
+    small, large = workload.generate(2, seed=31)
+    large = IndexReport.from_json(large.to_json())
+    pkgs = dict(list((large.packages or {}).items())[:3])
+    small = IndexReport.from_json(small.to_json())
+    small.packages = pkgs
+    small.environments = {k: v for k, v in (large.environments or {}).items() if k in pkgs}
+    store.index_report(gen.random_digest())  # open the connection first
+    expected = IMPORT_CLUSTER if backend.kind == "cluster" else IMPORT
+    many = IndexReport.from_json(large.to_json())
+    many.packages = {}
+    many.environments = {}
+    # thousands of packages in one layer: large.packages repeated under new names
+    template = next(iter((large.packages or {}).values()))
+    env = (large.environments or {})[template.id]
+    for i in range(3000):
+        pid = str(10_000 + i)
+        many.packages[pid] = Package(id=pid, name=f"pkg-{i}", version="1.0", kind="binary")
+        many.environments[pid] = [Environment(env[0].package_db, env[0].introduced_in)]
+    for report in (small, many):
+        before = round_trips.n
+        store.import_report(report)
+        cold = round_trips.n - before
+        again = IndexReport.from_json(report.to_json())
+        again.hash = gen.random_digest()
+        before = round_trips.n
+        store.import_report(again)
+        warm = round_trips.n - before
+        assert {"cold": cold, "warm": warm} == expected, len(report.packages or {})

@@ -27,7 +27,7 @@ from redis_store import (
     ops,
 )
 from redis_store.demo import workload
-from redis_store.replay import contents
+from redis_store.store.importing import contents
 from tests.conftest import SHARED_TESTDATA, Backend
 from tests.support.adapters import BlockingAsyncStore
 from tests.support.cache import start_cache
@@ -59,12 +59,10 @@ def imported_contents() -> dict[str, Any]:
     it: a package without a source reads back with an empty one, as claircore's does)."""
     import fakeredis
 
-    from redis_store import replay
-
     plain = RedisStore(fakeredis.FakeRedis(), "plain")
     out = {}
     for d, raw in REPORTS.items():
-        replay.import_report(plain, IndexReport.from_json(raw))
+        plain.import_report(IndexReport.from_json(raw))
         out[d] = contents(plain.index_report(d))  # type: ignore[arg-type]
     return out
 

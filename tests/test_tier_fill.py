@@ -6,9 +6,14 @@ resumable, Ctrl-C safe; fsck clean after each.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import multiprocessing
+import os
+import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,8 @@ import pytest
 
 from redis_store import ClairDatabaseOrigin, IndexReport, OriginError, RedisStore, ops
 from redis_store.demo import workload
-from redis_store.tier.bulk import fill_from_origin
+from redis_store.fill import fill_from_origin
+from redis_store.ops import mirror
 from tests.conftest import IN_CI, Backend
 from tests.support import servers
 from tests.support.clair import ClairAPI
@@ -106,49 +112,124 @@ def test_an_unreachable_database_is_an_origin_error(backend: Backend) -> None:
     store.close()
 
 
+def _openers(
+    backend: Backend, clair_db: tuple[str, list[str]], jobs: int
+) -> tuple[Callable[[], RedisStore], Callable[[], ClairDatabaseOrigin]]:
+    """How a fill opens its stores and origins: anything for one job (it runs here); for
+    worker processes, openers that pickle, on a server they can reach."""
+    if jobs == 1:
+        return (
+            lambda: RedisStore(backend.client(), "test"),
+            lambda: ClairDatabaseOrigin(clair_db[0], timeout=5.0),
+        )
+    if not backend.real:
+        pytest.skip("worker processes cannot reach an in-process fakeredis")
+    assert backend.url is not None
+    return (
+        functools.partial(RedisStore.from_url, backend.url, namespace="test"),
+        functools.partial(ClairDatabaseOrigin, clair_db[0], timeout=5.0),
+    )
+
+
 @pytest.mark.parametrize("jobs", [1, 4])
 def test_bulk_fill_from_the_database_is_whole_and_resumable(
-    backend: Backend, db_origin: ClairDatabaseOrigin, clair_db: tuple[str, list[str]], jobs: int
+    backend: Backend, clair_db: tuple[str, list[str]], jobs: int
 ) -> None:
     _, digests = clair_db
-
-    def open_store() -> RedisStore:
-        return RedisStore(backend.client(), "test")
-
+    open_store, open_origin = _openers(backend, clair_db, jobs)
     seen: list[tuple[int, int | None]] = []
     first = fill_from_origin(
-        open_store, db_origin, digests[:10], jobs=jobs, on_progress=lambda *a: seen.append(a)
+        open_store, open_origin, digests[:10], jobs=jobs, on_progress=lambda *a: seen.append(a)
     )
-    assert sorted(first.imported) == sorted(digests[:10]) and not first.failed
+    assert sorted(first.imported) == sorted(digests[:10]) and not first.failed, first
+    assert first.processes == (0 if jobs == 1 else jobs)
     assert seen[-1] == (10, 10)
-    rest = fill_from_origin(open_store, db_origin, jobs=jobs)  # every one listed
+    assert not first.complete_mirror  # some digests: nothing said of the rest
+    rest = fill_from_origin(open_store, open_origin, jobs=jobs)  # every one listed
     assert sorted(rest.skipped) == sorted(digests[:10])
     assert sorted(rest.imported) == sorted(digests[10:])
+    assert rest.complete_mirror  # the whole listing, all of it in: the tier mirrors it
     with open_store() as store:
         assert ops.check(store) == []
         assert sorted(d for _, d in ops.manifests(store)) == sorted(digests)
+        assert mirror.status(store).complete
+        store.delete_manifests(digests[0])
+        assert not mirror.status(store).complete  # a deletion only here: no longer
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_a_stopped_fill_leaves_whole_reports(
-    backend: Backend, db_origin: ClairDatabaseOrigin, clair_db: tuple[str, list[str]]
+    backend: Backend, clair_db: tuple[str, list[str]], jobs: int
 ) -> None:
     _, digests = clair_db
+    open_store, open_origin = _openers(backend, clair_db, jobs)
     stop = threading.Event()
 
     def progress(done: int, total: int | None) -> None:
         if done >= 3:
             stop.set()
 
-    def open_store() -> RedisStore:
-        return RedisStore(backend.client(), "test")
-
-    res = fill_from_origin(open_store, db_origin, digests, jobs=2, on_progress=progress, stop=stop)
-    assert 3 <= len(res.imported) < len(digests)
+    res = fill_from_origin(
+        open_store, open_origin, digests, jobs=jobs, on_progress=progress, stop=stop
+    )
+    assert res.interrupted and 3 <= len(res.imported) < len(digests)
+    assert len(res.imported) <= 3 + jobs  # what the workers held when asked to stop
     with open_store() as store:
         assert ops.check(store) == []
+        assert sorted(d for _, d in ops.manifests(store)) == sorted(res.imported)
         for _, d in ops.manifests(store):
             got = store.index_report(d)
             assert got is not None and got.success
+
+
+@pytest.mark.real_only
+def test_a_worker_that_dies_is_named_and_stops_the_fill(
+    redis_server: servers.RedisServer, clair_db: tuple[str, list[str]]
+) -> None:
+    """A worker process killed mid-fill: the fill stops, says which worker and which
+    report, and what is stored is whole."""
+    redis_server.client().flushall()
+    _, digests = clair_db
+    open_store = functools.partial(RedisStore.from_url, redis_server.url, namespace="test")
+    killed = threading.Event()
+    result: list[Any] = []
+
+    def progress(done: int, total: int | None) -> None:
+        if done >= 2 and not killed.is_set():
+            killed.set()
+            for child in multiprocessing.active_children():
+                if child.name.startswith("redis-store fill"):
+                    os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+                    break
+
+    result.append(
+        fill_from_origin(
+            open_store,
+            functools.partial(_SlowOrigin, clair_db[0]),
+            digests,
+            jobs=2,
+            on_progress=progress,
+        )
+    )
+    res = result[0]
+    assert killed.is_set()
+    assert "died (killed by signal 9) while importing sha256:" in res.aborted, res
+    assert len(res.imported) < len(digests)
+    with open_store() as store:
+        assert ops.check(store) == []
+        assert sorted(d for _, d in ops.manifests(store)) == sorted(res.imported)
+
+
+class _SlowOrigin(ClairDatabaseOrigin):
+    """The database origin, a little slow per fetch (so a worker holds a report when it is
+    killed)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, timeout=5.0)
+
+    def fetch(self, digest: str) -> bytes | None:
+        time.sleep(0.2)
+        return super().fetch(digest)
 
 
 @pytest.fixture
@@ -158,10 +239,12 @@ def cli(backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Cli:
 
 def test_import_from_the_database(cli: Cli, clair_db: tuple[str, list[str]]) -> None:
     url, digests = clair_db
-    run = cli("import", "--from", url, "--jobs", "2", "--json")
+    jobs = 2 if cli.backend.real else 1  # worker processes cannot reach an in-process store
+    run = cli("import", "--from", url, "--jobs", str(jobs), "--json")
     assert run.code == 0, run.err
     doc = run.json()
-    assert doc["imported"] == len(digests) and doc["failed"] == 0 and doc["jobs"] == 2
+    assert doc["imported"] == len(digests) and doc["failed"] == 0 and doc["jobs"] == jobs
+    assert doc["processes"] == (jobs if jobs > 1 else 0)
     again = cli("import", "--from", url)
     assert again.code == 0 and f"skipped {len(digests)} (already here)" in again.out
     with cli.store() as store:

@@ -13,6 +13,7 @@ returns the status instead of exiting, so tests can call it in-process.
 - :mod:`~redis_store.cli.affected`: ``affected``
 - :mod:`~redis_store.cli.maintain`: ``delete``, ``expire``, ``gc``, ``fsck``
 - :mod:`~redis_store.cli.evict`: ``evict`` (a cache tier's memory budget)
+- :mod:`~redis_store.cli.serve`: ``serve`` (Clair's indexer API from the tier)
 
 What they share: :mod:`~redis_store.cli.options` (argument types, --url/--namespace/--json,
 -v/-q/--log-level), :mod:`~redis_store.cli.connection` (the one way to open the store, checked
@@ -35,7 +36,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_store.cli import affected, console, demo, evict, inspect, interrupts, load, maintain
+from redis_store.cli import (
+    affected,
+    console,
+    demo,
+    evict,
+    inspect,
+    interrupts,
+    load,
+    maintain,
+    serve,
+)
 from redis_store.cli.connection import connect, explained, store_label
 from redis_store.cli.errors import (
     FAILED,
@@ -62,6 +73,7 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     maintain.add_maintenance_parsers,
     evict.add_evict_parser,
     inspect.add_stats_parser,
+    serve.add_serve_parser,
 )
 
 

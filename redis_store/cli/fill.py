@@ -1,14 +1,17 @@
 """``import --from``: filling the store from a Clair (its database or its indexer API).
 
-The work is :func:`redis_store.tier.bulk.fill_from_origin`; here are the origin's options,
-reading ``--digests``, progress, Ctrl-C (every worker finishes its report) and the summary.
+The work is :func:`redis_store.fill.fill_from_origin`; here are the origin's options,
+reading ``--digests``, progress, Ctrl-C (every worker finishes the report it holds; a second
+Ctrl-C abandons them) and the summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +20,14 @@ from redis_store.cli import console
 from redis_store.cli.connection import open_store, store_url
 from redis_store.cli.console import print_json, warn
 from redis_store.cli.errors import FAILED, INTERRUPTED, Misconfigured, UsageError
+from redis_store.cli.interrupts import stop_asked
 from redis_store.cli.jobfile import job_metrics
 from redis_store.cli.options import positive_int
 from redis_store.cli.origins import checked
-from redis_store.errors import OriginError
+from redis_store.fill import fill_from_origin
+from redis_store.store import RedisStore
 from redis_store.store.validate import digest as as_digest
 from redis_store.tier import Origin, origin_from_url
-from redis_store.tier.bulk import fill_from_origin
 
 #: Where a token for Clair's API is read when --token is not given.
 TOKEN_ENV = "CLAIR_TOKEN"
@@ -49,7 +53,8 @@ def origin_options(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1,
         metavar="N",
-        help="with --from: fetch and import N reports at a time (default: 1)",
+        help="with --from: fetch and import N reports at a time, in N worker processes"
+        " (default: 1, in this process)",
     )
     p.add_argument(
         "--origin-timeout",
@@ -119,25 +124,49 @@ def _digests(path: str) -> list[str]:
 
 
 def cmd_import_from(args: argparse.Namespace) -> int:
-    origin = _origin(args)
+    origin = _origin(args)  # opened here first: a bad --from is said before any work
     digests: Iterator[str] | list[str] | None = None
     if args.digests is not None:
         digests = _digests(args.digests)
     elif not args.origin.startswith(("clair+", "postgres")):
+        origin.close()
         raise UsageError("Clair's indexer API cannot list its manifests: give --digests FILE")
     progress = console.progress()
     jobs = args.jobs
-    if store_url(args) is None and jobs > 1:  # one in-process server: one worker
+    url = store_url(args)
+    if url is None:  # one in-process server: one worker, here
         jobs = 1
+    if jobs == 1:
+        open_store_: Any = lambda: open_store(args)  # noqa: E731
+        open_origin_: Any = lambda: origin  # noqa: E731
+    else:  # worker processes: openers that pickle
+        assert url is not None
+        open_store(args).close()  # a misconfigured --url is said here, once, as everywhere
+        # no local cache in a worker: it only writes
+        open_store_ = functools.partial(
+            RedisStore.from_url, url, namespace=args.namespace, local_cache=False
+        )
+        open_origin_ = functools.partial(
+            origin_from_url,
+            args.origin,
+            timeout=args.origin_timeout,
+            token=args.token or os.environ.get(TOKEN_ENV) or None,
+            ca_file=args.ca_file,
+        )
+    stop = threading.Event()
     try:
-        with job_metrics(args, "import") as job:
+        with (
+            job_metrics(args, "import") as job,
+            stop_asked(stop, "redis-store import: stopping after the reports in hand"),
+        ):
             result = fill_from_origin(
-                lambda: open_store(args),
-                origin,
+                open_store_,
+                open_origin_,
                 digests,
                 jobs=jobs,
                 lock_timeout=args.lock_timeout,
                 on_progress=lambda done, total: progress.update("importing", done, total),
+                stop=stop,
             )
             job.completed = not (result.interrupted or result.aborted)
             if job.file is not None:
@@ -149,16 +178,17 @@ def cmd_import_from(args: argparse.Namespace) -> int:
                         "failed": len(result.failed),
                     }
                 )
-    except OriginError as e:
-        raise Misconfigured(str(e)) from None
     finally:
         progress.clear()
         origin.close()
     for d, error in result.failed:
         warn("import", error if d in error else f"{d}: {error}")
+    summary = result.summary()
+    if result.complete_mirror:
+        summary += f"\nthe store now holds every finished report {origin.name} holds"
     return finish_import(
         {"origin": origin.name, "jobs": jobs, **result.as_dict()},
-        result.summary(),
+        summary,
         as_json=args.json,
         interrupted=result.interrupted,
         aborted=result.aborted,

@@ -165,10 +165,11 @@ def _say(text: str) -> None:
 
 
 @contextmanager
-def stop_requested(note: str) -> Iterator[threading.Event]:
-    """The first Ctrl-C (or SIGTERM) in the block sets the event it yields, for the block
-    to stop at its next step, and prints ``note``; a second raises KeyboardInterrupt."""
-    stop = threading.Event()
+def stop_requested(note: str, stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """The first Ctrl-C (or SIGTERM) in the block sets the event it yields (``stop``, or a
+    new one), for the block to stop at its next step, and prints ``note``; a second raises
+    KeyboardInterrupt."""
+    stop = stop or threading.Event()
     # SIGINT ignored by who started us stays ignored; SIGTERM (passed on by _as_sigint) stops
     ignored = signal.getsignal(signal.SIGINT) is _inherited_ignore
 
@@ -197,6 +198,15 @@ def finish_first(command: str) -> Iterator[None]:
         finally:
             if stop.is_set():  # even if the block failed: the operator asked to stop
                 raise KeyboardInterrupt
+
+
+@contextmanager
+def stop_asked(stop: threading.Event, message: str) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) in the block sets ``stop`` and says ``message``, for work that
+    checks ``stop`` between its steps; a second one raises KeyboardInterrupt (abandon
+    them)."""
+    with stop_requested(f"\n{message} (again: abandon them)", stop):
+        yield
 
 
 @contextmanager

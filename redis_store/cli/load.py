@@ -1,7 +1,7 @@
 """``import`` and ``export``: moving claircore IndexReports into a store and out of it.
 
-Import reads documents lazily and hands each to :func:`redis_store.replay.import_report`,
-which writes it whole or not at all and tells a conflict from a report already stored;
+Import reads documents lazily and hands each to the store's ``import_report``, which writes
+it whole or not at all (one script call) and tells a conflict from a report already stored;
 what is left here is finding the documents (one report, an array, JSON lines), naming
 them in messages, Ctrl-C and SIGTERM, the summary and ``--metrics-file``.
 """
@@ -18,9 +18,10 @@ from typing import Any
 
 import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_store import ops, replay
+from redis_store import ops
 from redis_store.cli import console
 from redis_store.cli.connection import open_store
 from redis_store.cli.console import note, print_json, stdin_lines, warn
@@ -37,6 +38,9 @@ from redis_store.cli.options import (
 )
 from redis_store.codec.wire import report_from_obj
 from redis_store.models import Digest
+from redis_store.store import RedisStore
+from redis_store.store.importing import ImportOutcome
+from redis_store.store.replies import out_of_memory
 
 # -- import ------------------------------------------------------------------------------------
 
@@ -285,12 +289,24 @@ def cmd_import(args: argparse.Namespace) -> int:
                         raise doc
                     report = report_from_obj(doc)
                     with finish_first("import"):
-                        outcome = replay.import_report(
-                            store, report, force=args.force, lock_timeout=args.lock_timeout
-                        )
+                        try:
+                            outcome = store.import_report(
+                                report, force=args.force, lock_timeout=args.lock_timeout
+                            )
+                        except KeyboardInterrupt:  # abandoned: written whole, or not at all
+                            if _stored(store, report.hash):
+                                result.imported.append(Digest(report.hash))
+                            raise
                         _count(result, outcome, name, Digest(report.hash))
                 except (RedisConnectionError, RedisTimeoutError):
                     raise
+                except ResponseError as e:
+                    if out_of_memory(e):
+                        raise
+                    msg = f"{type(e).__name__}: {e}"
+                    result.failed.append((name, msg))
+                    progress.clear()
+                    warn("import", f"{name}: {msg}")
                 except Exception as e:  # a bad document, or a replay that failed and undid itself
                     msg = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
                     result.failed.append((name, msg))
@@ -301,6 +317,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             result.interrupted = True
         except (RedisConnectionError, RedisTimeoutError) as e:
             result.aborted = f"cannot reach Redis: {e}"
+        except ResponseError:  # out of memory: every later write would be refused too
+            result.aborted = (
+                "Redis is out of memory (maxmemory): it refused a write; nothing more was"
+                " imported (redis-store evict frees room)"
+            )
         finally:
             progress.clear()
             job.completed = not (result.interrupted or result.aborted)
@@ -317,8 +338,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
 
 
-def _count(result: ImportResult, outcome: replay.ImportOutcome, name: str, d: Digest) -> None:
-    Outcome = replay.ImportOutcome
+def _stored(store: RedisStore, d: object) -> bool:
+    """Whether an import cut short (the second Ctrl-C) was written after all: the summary
+    counts what the store holds."""
+    try:
+        return bool(ops.reports_exist(store, [Digest(str(d))])[0])
+    except Exception:
+        return False
+
+
+def _count(result: ImportResult, outcome: ImportOutcome, name: str, d: Digest) -> None:
+    Outcome = ImportOutcome
     if outcome is Outcome.IMPORTED:
         result.imported.append(d)
     elif outcome is Outcome.UNCHANGED:

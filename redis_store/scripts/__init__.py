@@ -79,7 +79,7 @@ def explain_error(name: str, message: str) -> str:
 #: Scripts that never write. Everything else is a write, so a new script is treated as one
 #: (and covered by ``wait_replicas``) unless it is listed here.
 READ_ONLY: Final = frozenset(
-    {"by_layer", "manifest_plan", "affected_candidates", "manifests_of"},
+    {"by_layer", "manifest_plan", "affected_candidates", "manifests_of", "mirror_status"},
 )
 #: Writes not worth waiting for: ``scanner_ids`` only sets the registry's epoch if it has
 #: none (lost in a failover, it is set again, and stores merely re-read their IDs);

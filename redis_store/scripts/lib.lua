@@ -67,6 +67,21 @@ local function upsert(dict, seq, counter, value)
   return id
 end
 
+-- Whether an entity can take the ID an import chose for it: an entity the writer found
+-- stored ('=') must still be there under that ID (false: nothing to write); one it reserved an
+-- ID for ('+') must be new, and its ID free (true: create it). nil: the writer's view is stale
+-- (another writer created it first, or it was reclaimed meanwhile): it plans again, so that an
+-- entity indexed again gets a new ID, as claircore's would.
+local function claimable(dict, id, value, how)
+  local current = redis.call('HGET', dict.ids, string.sub(value, 1, 16))
+  if how == '=' then
+    if current == id then return false end
+    return nil
+  end
+  if current or redis.call('HEXISTS', dict.data, id) == 1 then return nil end
+  return true
+end
+
 -- Drop references (one unless count is given) to an entity; reclaim it when nothing uses it
 -- any more.
 local function unref(dict, id, count)
@@ -196,6 +211,74 @@ local function package_name(value)
   return cjson.decode(string.sub(value, 17))[1]
 end
 
+-- A manifest's plan: {generation, ID, layers, records, one package name per record}, or {}
+-- for an unknown manifest (what a write of its records or its deletion names its keys by).
+local function plan_of(manifest, package_data)
+  local v = redis.call('HMGET', manifest, 'gen', 'id', 'layers', 'recs')
+  if not v[1] then return {} end
+  local out = {v[1], v[2], v[3] or '', v[4] or ''}
+  local package_ids = {}
+  for i, record in ipairs(split(v[4], ',')) do package_ids[i] = string.match(record, '^(%d+):') end
+  for _, value in ipairs(chunked('HMGET', package_data, package_ids)) do
+    if value then out[#out + 1] = package_name(value) else out[#out + 1] = '' end
+  end
+  return out
+end
+
+-- What an import must learn in {g} before it writes (import_plan, cluster/import_plan): the
+-- scanners' IDs, registering those not known yet (ARGV[first] counts them, their identities
+-- follow), then per kind (pkg, dist, repo; dicts[t] = {name, data, ids}) how many IDs to
+-- reserve beyond those missing and the identity hashes to look up, 16 bytes each, end to
+-- end. Returns {epoch, manifest counter, {scanner IDs}, then per kind {first reserved ID,
+-- how many reserved, {per hash: ID or false, value or false}}}.
+local function import_lookup(registry, counters, dicts, argv, first)
+  redis.call('HSETNX', counters, 'epoch', argv[first - 1])
+  local out = {redis.call('HGET', counters, 'epoch'),
+               redis.call('HGET', counters, 'manifest') or '0'}
+  local n = tonumber(argv[first])
+  local scanner_ids = {}
+  for i = first + 1, first + n do
+    local id = redis.call('HGET', registry, argv[i])
+    if not id then
+      id = tostring(redis.call('HINCRBY', counters, 'scanner', 1))
+      redis.call('HSET', registry, argv[i], id)
+    end
+    scanner_ids[#scanner_ids + 1] = id
+  end
+  out[#out + 1] = scanner_ids
+  local at = first + 1 + n
+  for _, dict in ipairs(dicts) do
+    local extra, packed = tonumber(argv[at]), argv[at + 1]
+    at = at + 2
+    local hashes = {}
+    for i = 1, #packed / 16 do hashes[i] = string.sub(packed, i * 16 - 15, i * 16) end
+    local ids = chunked('HMGET', dict.ids, hashes)
+    local known = {}
+    for i = 1, #hashes do
+      if ids[i] then known[#known + 1] = ids[i] end
+    end
+    local values = chunked('HMGET', dict.data, known)
+    local found, missing, k = {}, 0, 0
+    for i = 1, #hashes do
+      if ids[i] then
+        k = k + 1
+        found[#found + 1] = ids[i]
+        found[#found + 1] = values[k]
+      else
+        missing = missing + 1
+        found[#found + 1] = false
+        found[#found + 1] = false
+      end
+    end
+    local reserve, start = missing + extra, 0
+    if reserve > 0 then
+      start = redis.call('HINCRBY', counters, dict.name, reserve) - reserve + 1
+    end
+    out[#out + 1] = {start, reserve, found}
+  end
+  return out
+end
+
 -- Validate an index record "pid:did:rid" of a package named name: nil, or the error reply.
 local function check_record(D, record, name)
   local p, d, r = record_ids(record)
@@ -262,6 +345,18 @@ end
 local function slice(list, first, last)
   local out = {}
   for i = first, last do out[#out + 1] = list[i] end
+  return out
+end
+
+-- Items packed into two arguments: their bytes end to end, and their lengths, comma-separated
+-- (a client packs thousands of items faster as two arguments than as thousands).
+local function unpacked(blob, lengths)
+  local out, at = {}, 1
+  for n in string.gmatch(lengths, '%d+') do
+    local last = at + tonumber(n) - 1
+    out[#out + 1] = string.sub(blob, at, last)
+    at = last + 1
+  end
   return out
 end
 

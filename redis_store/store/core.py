@@ -41,8 +41,10 @@ from redis_store.models import (
 from redis_store.options import flag, seconds
 from redis_store.store import validate
 from redis_store.store.calls import Arg, Batch, Command, Op, ScriptCall
-from redis_store.store.fill import fill
+from redis_store.store.importing import Importing
+from redis_store.store.known import KnownEntities
 from redis_store.store.operation import operation
+from redis_store.store.readthrough import fill
 from redis_store.store.replies import StaleScannersError, scanner_text, text, unwrap
 from redis_store.store.steps import PackageValues, Steps
 from redis_store.tier.origins import ReadThrough
@@ -51,8 +53,9 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 
-class StoreCore:
-    """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`."""
+class StoreCore(Importing):
+    """State and operations shared by :class:`RedisStore` and :class:`AsyncRedisStore`
+    (``import_report`` is in :mod:`redis_store.store.importing`)."""
 
     def __init__(
         self,
@@ -80,6 +83,8 @@ class StoreCore:
         #: _scanner_ids_of), and the registry's epoch they hold for (None: not known yet).
         self._scanner_ids: dict[bytes, bytes] = {}
         self._epoch: str | None = None
+        #: Entities seen, by identity: their IDs and stored values (what an import names).
+        self.known = KnownEntities()
         #: This store's index runs: its report writes carry this token and a growing sequence
         #: number, so a late copy of one never replaces a later one (set_index_report.lua).
         self._run_token = secrets.token_hex(8)
@@ -171,6 +176,7 @@ class StoreCore:
         """The server lost its data: drop every scanner ID, plan and answer cached from it."""
         self._scanner_ids.clear()
         self._epoch = None
+        self.known.clear()
         self.steps.forget()
         if self.cache is not None:
             self.cache.clear(live=self.cache.live)
@@ -259,12 +265,6 @@ class StoreCore:
             scanned = yield from self._scanned(d, scanners)
         return scanned
 
-    def _stored_manifest_scanned(
-        self, manifest: Digest | str, scanners: Iterable[Scanner]
-    ) -> Op[bool]:
-        """``manifest_scanned`` of what is held here (never reading through an origin)."""
-        return (yield from self._scanned(validate.digest(manifest, "manifest"), scanners))
-
     def _scanned(self, d: Digest, scanners: Iterable[Scanner]) -> Op[bool]:
         identities = validate.scanner_identities(scanners)
         if not identities:
@@ -304,11 +304,6 @@ class StoreCore:
         if source is None and self.tier is not None:
             source = yield from self._read_through(d)
         return source
-
-    def _stored_index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
-        """``index_report`` of what is held here (never reading through an origin)."""
-        source = yield from self._report_json(validate.digest(manifest, "manifest"))
-        return None if source is None else LazyIndexReport.of(source)
 
     def _read_through(self, d: Digest) -> Op[bytes | None]:
         """A report not held here: imported from the origin, then read (None: the origin

@@ -65,6 +65,12 @@ def unwrap(reply: Any, subject: str = "") -> Any:
     return reply
 
 
+def out_of_memory(error: BaseException) -> bool:
+    """Whether Redis refused a write for want of memory: its error code (the reply's first
+    word) is ``OOM``, as it has been in every Redis version."""
+    return isinstance(error, ResponseError) and str(error).startswith("OOM ")
+
+
 def scanner_text(ident: str) -> str:
     try:
         name, version, kind = orjson.loads(ident.split(" ")[0] if ident[:1] != "[" else ident)

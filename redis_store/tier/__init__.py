@@ -4,9 +4,9 @@ An *origin* is where the reports really live: Clair's indexer HTTP API
 (:class:`ClairIndexerOrigin`) or its PostgreSQL database (:class:`ClairDatabaseOrigin`). A
 store built with ``origin=`` answers ``index_report``, ``index_report_json`` and
 ``manifest_scanned`` for a manifest it does not hold by fetching the report and importing it
-as claircore's controller would (:mod:`redis_store.store.fill`), under the manifest's lock,
-so concurrent misses fetch once. Every other method reads only what the store holds.
-:mod:`redis_store.tier.bulk` fills a store from an origin ahead of time;
+(:mod:`redis_store.store.readthrough`), under the manifest's lock, so concurrent misses
+fetch once. Every other method reads only what the store holds. This package sits below
+the store; above it, :mod:`redis_store.fill` fills a store from an origin ahead of time and
 :mod:`redis_store.ops.evict` keeps it within a memory budget.
 """
 

@@ -158,31 +158,36 @@ def postgres_failure(
     return _error(f"{where}: {type(error).__name__}: {first}", origin, digest)
 
 
-def http_failure(
-    error: Exception, origin: str, digest: str = "", *, probe: bool = False
+def http_status(
+    status: int, reason: str, origin: str, digest: str = "", *, probe: bool = False
 ) -> OriginError:
-    """The OriginError for a failed request to Clair's indexer API (``probe``: the check
-    of the API itself, where a 404 means the URL is not Clair's indexer)."""
+    """The OriginError for an HTTP answer other than 200 (and 404, for a report) from
+    Clair's indexer API (``probe``: the check of the API itself, where a 404 means the URL
+    is not Clair's indexer)."""
     where = f"{origin}: {digest}" if digest else origin
-    if isinstance(error, urllib.error.HTTPError):
-        code = f"HTTP {error.code} {error.reason}"
-        if error.code in (401, 403):
-            return _error(
-                f"{where}: the indexer refused the request ({code}): check --token"
-                " ($CLAIR_TOKEN), a JWT signed with Clair's pre-shared key",
-                origin,
-                digest,
-                True,
-            )
-        if error.code == 404 and probe:
-            return _error(
-                f"{origin}: not Clair's indexer API ({code} for /indexer/api/v1/index_state):"
-                " give the URL Clair's indexer serves its API at",
-                origin,
-                digest,
-                True,
-            )
-        return _error(f"{where}: {code}", origin, digest, 400 <= error.code < 500)
+    code = f"HTTP {status} {reason}"
+    if status in (401, 403):
+        return _error(
+            f"{where}: the indexer refused the request ({code}): check --token"
+            " ($CLAIR_TOKEN), a JWT signed with Clair's pre-shared key",
+            origin,
+            digest,
+            True,
+        )
+    if status == 404 and probe:
+        return _error(
+            f"{origin}: not Clair's indexer API ({code} for /indexer/api/v1/index_state):"
+            " give the URL Clair's indexer serves its API at",
+            origin,
+            digest,
+            True,
+        )
+    return _error(f"{where}: {code}", origin, digest, 400 <= status < 500)
+
+
+def http_failure(error: Exception, origin: str, digest: str = "") -> OriginError:
+    """The OriginError for a request to Clair's indexer API that got no answer."""
+    where = f"{origin}: {digest}" if digest else origin
     reason: Any = error.reason if isinstance(error, urllib.error.URLError) else error
     if isinstance(reason, ssl.SSLCertVerificationError):
         return _error(
@@ -222,4 +227,4 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-__all__ = ["Answer", "http_failure", "pg_startup", "postgres_failure"]
+__all__ = ["Answer", "http_failure", "http_status", "pg_startup", "postgres_failure"]

@@ -1,19 +1,25 @@
-"""Clair's indexer HTTP API as an origin: ``GET /indexer/api/v1/index_report/{digest}``."""
+"""Clair's indexer HTTP API as an origin: ``GET /indexer/api/v1/index_report/{digest}``.
+
+Connections are kept open and reused (a pool of keep-alive connections, shared by the
+threads that fetch): a bulk fill or a stream of misses costs one TCP (and TLS) handshake
+per connection, not one per report. A pooled connection the origin closed while it sat
+idle is noticed on its next use and the request sent once more on a new connection (a GET
+is safe to repeat).
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
 import ssl
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 
 from redis_store.errors import InvalidInputError, OriginError
 from redis_store.models import Digest
 from redis_store.options import seconds
-from redis_store.tier.diagnose import http_failure
+from redis_store.tier.diagnose import http_failure, http_status
 
 #: Where Clair's indexer serves a manifest's report, and its state (what a check asks).
 REPORT_PATH = "/indexer/api/v1/index_report/"
@@ -21,6 +27,57 @@ STATE_PATH = "/indexer/api/v1/index_state"
 #: A larger answer is refused rather than read into memory (claircore's largest reports
 #: are a few MB).
 MAX_REPORT_BYTES = 256 * 1024 * 1024
+#: Idle connections kept open at most (more may be open while many threads fetch).
+POOL_SIZE = 16
+#: What a pooled connection the origin closed while idle raises on its next use.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class _Pool:
+    """Keep-alive connections to one origin, the most recently used first."""
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int | None,
+        timeout: float,
+        context: ssl.SSLContext | None,
+    ) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.timeout, self.context = timeout, context
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        #: Connections opened so far (for tests and statistics).
+        self.opened = 0
+
+    def take(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection, and whether it was used before."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+            self.opened += 1
+        if self.scheme == "https":
+            return (
+                http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout, context=self.context
+                ),
+                False,
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout), False
+
+    def give(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < POOL_SIZE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class ClairIndexerOrigin:
@@ -56,15 +113,13 @@ class ClairIndexerOrigin:
         self.name = self.base
         self.timeout = float(timeout)
         self._token = token
+        self._prefix = parts.path.rstrip("/")
         context = ssl_context
         if context is None and parts.scheme == "https":
             context = ssl.create_default_context(cafile=ca_file)
             if cert_file is not None:
                 context.load_cert_chain(cert_file, key_file)
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-        if context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._pool = _Pool(parts.scheme, parts.hostname, parts.port, self.timeout, context)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "redis-store"}
@@ -73,21 +128,24 @@ class ClairIndexerOrigin:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
+    @property
+    def connections_opened(self) -> int:
+        """Connections opened to the origin so far (reused ones count once)."""
+        return self._pool.opened
+
     def fetch(self, digest: str) -> bytes | None:
-        url = self.base + REPORT_PATH + urllib.parse.quote(digest, safe=":")
+        path = self._prefix + REPORT_PATH + urllib.parse.quote(digest, safe=":")
         where = f"{self.name}: {digest}"
         try:
-            request = urllib.request.Request(url, headers=self._headers())
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                body: bytes = answer.read(MAX_REPORT_BYTES + 1)
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            raise http_failure(e, self.name, digest) from e
+            status, reason, body = self._get(path, self._headers())
         except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts are OSError
             raise http_failure(e, self.name, digest) from e
         except Exception as e:  # the token callable, say
             raise OriginError(f"{where}: {type(e).__name__}: {e}", origin=self.name) from e
+        if status == 404:
+            return None
+        if status != 200:
+            raise http_status(status, reason, self.name, digest)
         if len(body) > MAX_REPORT_BYTES:
             raise OriginError(
                 f"{where}: the answer is larger than {MAX_REPORT_BYTES} bytes",
@@ -96,19 +154,42 @@ class ClairIndexerOrigin:
             )
         return body
 
+    def _get(self, path: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """One GET on a pooled connection (sent again once on a new one when a reused
+        connection turns out closed); the connection goes back to the pool when the answer
+        was read whole and the origin keeps it open."""
+        while True:
+            conn, reused = self._pool.take()
+            try:
+                conn.request("GET", path, headers=headers)
+                answer = conn.getresponse()
+                body = answer.read(MAX_REPORT_BYTES + 1)
+            except _STALE:
+                conn.close()
+                if reused:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if answer.isclosed() and not answer.will_close:
+                self._pool.give(conn)
+            else:
+                conn.close()
+            return answer.status, answer.reason, body
+
     def check(self) -> None:
         """Ask the indexer its state (``GET /indexer/api/v1/index_state``, which needs the
         same token): an :class:`OriginError` saying what is wrong (``misconfigured`` when it
         is the URL, the token or TLS) before any work."""
-        url = self.base + STATE_PATH
         try:
-            request = urllib.request.Request(url, headers=self._headers())
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                body: bytes = answer.read(64 * 1024)
+            status, reason, body = self._get(self._prefix + STATE_PATH, self._headers())
         except (OSError, http.client.HTTPException, ValueError) as e:
-            raise http_failure(e, self.name, probe=True) from e
+            raise http_failure(e, self.name) from e
         except Exception as e:  # the token callable, say
             raise OriginError(f"{self.name}: {type(e).__name__}: {e}", origin=self.name) from e
+        if status != 200:
+            raise http_status(status, reason, self.name, probe=True)
         try:
             state = json.loads(body)
         except ValueError:
@@ -128,7 +209,8 @@ class ClairIndexerOrigin:
         )
 
     def close(self) -> None:
-        """Nothing to release: every request has its own connection."""
+        """Close the pooled connections (a later fetch opens new ones)."""
+        self._pool.close()
 
 
 __all__ = ["ClairIndexerOrigin"]

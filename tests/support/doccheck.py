@@ -171,7 +171,9 @@ class Shell:
 
     def run(self, command: str, timeout: float = 300) -> tuple[list[str], int]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{command}\nprintf '{END} %s\\n' $?\n".encode())
+        # the marker keeps $? for the next command (an `echo $?` asks about this one)
+        marker = f"__s=$?; printf '{END} %s\\n' $__s; (exit $__s)"
+        self.proc.stdin.write(f"{command}\n{marker}\n".encode())
         self.proc.stdin.flush()
         data = b""
         deadline = time.monotonic() + timeout

@@ -31,7 +31,14 @@ from redis_store.keys import KINDS, KeyLayout, bucket_of
 from redis_store.store import locks
 from redis_store.store.calls import Batch, Command, Op, ScriptCall
 from redis_store.store.replies import text, unwrap
-from redis_store.store.steps import MAX_RETRIES, BucketMembers, PackageValues
+from redis_store.store.steps import (
+    MAX_RETRIES,
+    BucketMembers,
+    ImportPlan,
+    ImportWrite,
+    PackageValues,
+)
+from redis_store.store.steps.single import IMPORTED_KINDS, packed
 
 
 def run_steps(
@@ -349,6 +356,209 @@ class ClusterSteps:
         if any(released.values()):
             (reply,) = yield [release_call(self.keys, released)]
             unwrap(reply)
+
+    # -- import --------------------------------------------------------------------------
+    def import_plan(
+        self, digest: str, scanners: list[bytes], missing: dict[str, list[bytes]], token: str
+    ) -> Op[ImportPlan | None]:
+        """The registry and entities from ``{g}`` and the manifest from ``{m:...}``, in one
+        round trip (and one more for the package names of a manifest's old records). The
+        importer holds the manifest's lock (``token``) throughout its steps."""
+        k = self.keys
+        keys = [k.scanners, k.seq]
+        args: list[Any] = [locks.new_token()[:16], len(scanners), *scanners]
+        for kind in IMPORTED_KINDS:
+            keys += [k.entity_data(kind), k.entity_ids(kind)]
+            args += [0, b"".join(missing.get(kind, []))]
+        m = k.manifest(digest)
+        reply, state, report = yield [
+            ScriptCall("cluster/import_plan", keys, args),
+            Command(("HMGET", m, "gen", "id", "layers", "recs")),
+            Command(("GET", k.report(digest))),
+        ]
+        epoch, counter, scanner_ids, *per_kind = unwrap(reply)
+        generation, manifest_id, layers, records = unwrap(state)
+        plan: list[Any] = []
+        if manifest_id is not None:
+            plan = [generation or b"", manifest_id, layers or b"", records or b""]
+            pids = [r.partition(":")[0] for r in _split(records)]
+            if pids:
+                (values,) = yield [Command(("HMGET", k.entity_data("pkg"), *pids))]
+                plan += [storage.package_name(v) if v else "" for v in unwrap(values)]
+        found: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
+        reserved: dict[str, list[bytes]] = {}
+        for kind, (first, count, pairs) in zip(IMPORTED_KINDS, per_kind, strict=True):
+            hashes = missing.get(kind, [])
+            found[kind] = {
+                h: (i, v)
+                for h, i, v in zip(hashes, pairs[::2], pairs[1::2], strict=True)
+                if i is not None and v is not None
+            }
+            reserved[kind] = [str(n).encode() for n in range(int(first), int(first) + count)]
+        return ImportPlan(
+            epoch=text(epoch),
+            scanner_ids=list(scanner_ids),
+            manifest_counter=int(counter),
+            found=found,
+            reserved=reserved,
+            manifest=plan,
+            report=unwrap(report),
+        )
+
+    def import_write(self, write: ImportWrite) -> Op[list[Any]]:
+        """Under the manifest's lock, which the importer holds: the entities and references
+        in ``{g}``, then every layer and record at once, then the manifest in ``{m:...}``,
+        where readers see it whole. A step that fails is undone."""
+        k = self.keys
+        d = write.digest
+        assert write.token, "a cluster import holds the manifest's lock"
+        if write.fresh_plan:  # read under the lock: as it still is
+            exists = bool(write.planned)
+        else:
+            state, has_report = yield [
+                Command(("HGET", k.manifest(d), "id")),
+                Command(("EXISTS", k.report(d))),
+            ]
+            if write.expect_no_report and unwrap(has_report):
+                return [b"RETRY", b"report", b"0"]
+            exists = unwrap(state) is not None
+        if exists:
+            if not write.planned:
+                return [b"RETRY", b"manifest", b"0"]
+            # an unfinished manifest: replaced whole (its keys are under our lock)
+            yield from self.delete_manifests([d], {d: write.token})
+        return (yield from self._import_new(write, write.token))
+
+    def _import_new(self, write: ImportWrite, token: str) -> Op[list[Any]]:
+        k = self.keys
+        d = write.digest
+        dicts = [
+            key
+            for kind in IMPORTED_KINDS
+            for key in (k.entity_data(kind), k.entity_ids(kind), k.entity_refs(kind))
+        ]
+        uses: dict[str, Counter[bytes]] = {kind: Counter() for kind in IMPORTED_KINDS}
+        for p_out, d_out, r_out in write.artifacts.values():
+            for a in p_out:
+                pid, _, src = a.partition(b"\n")[0].split(b",", 3)[:3]
+                uses["pkg"][pid] += 1
+                uses["pkg"][src] += 1
+            for a in d_out:
+                uses["dist"][a.partition(b",")[0]] += 1
+            for a in r_out:
+                uses["repo"][a.partition(b",")[0]] += 1
+        for record in write.records:
+            for kind, i in zip(IMPORTED_KINDS, record.split(":"), strict=True):
+                if i != "0":
+                    uses[kind][i.encode()] += 1
+        args: list[Any] = [write.epoch, d]
+        for kind in IMPORTED_KINDS:
+            entities = write.entities[kind]
+            args += [b",".join(i for i, _, _ in entities), *packed([v for _, v, _ in entities])]
+            args.append("".join(how for _, _, how in entities))
+        for kind in IMPORTED_KINDS:
+            args.append(b",".join(b"%s:%d" % (i, n) for i, n in uses[kind].items()))
+        (reply,) = yield [ScriptCall("cluster/import_entities", [k.seq, k.manifests, *dicts], args)]
+        out = unwrap(reply)
+        if out[0] != b"OK":
+            return [b"RETRY", out[1], b"0"]
+        manifest_id = text(out[1])
+        return (yield from self._import_links(write, token, manifest_id))
+
+    def _import_links(self, write: ImportWrite, token: str, manifest_id: str) -> Op[list[Any]]:
+        """Every layer and record at once, then the manifest (with the references given
+        back that layers and records held already). A step that fails is undone: the
+        manifest is taken out of what it was linked to (references it made go back with
+        what they referenced; a count may stay too high where a step's outcome is unknown,
+        which ``fsck --repair`` lowers, never too low)."""
+        k = self.keys
+        d = write.digest
+        bucket = bucket_of(int(manifest_id))
+        scanners = b",".join(write.scanner_ids)
+        layer_steps = []
+        for layer in write.layers:
+            arts = write.artifacts[layer]
+            flat = [a for some in arts for a in some]
+            keys = [k.layer(layer), k.layer_scanned(layer)]
+            keys += [k.layer_artifacts(layer, kind) for kind in IMPORTED_KINDS]
+            counts = ",".join(str(len(some)) for some in arts)
+            layer_steps.append(
+                ScriptCall(
+                    "cluster/import_layer", keys, [manifest_id, scanners, counts, *packed(flat)]
+                )
+            )
+        by_name: dict[str, list[str]] = {}
+        for record, name in write.records.items():
+            by_name.setdefault(name, []).append(record)
+        record_steps = [
+            ScriptCall(
+                "cluster/import_records",
+                [k.name(name), *(k.bucket(name, r, bucket) for r in records)],
+                [manifest_id, bucket, *records],
+            )
+            for name, records in by_name.items()
+        ]
+        try:
+            (held, created), _ = yield from run_steps([layer_steps, record_steps], [])
+        except GeneratorExit:
+            raise
+        except BaseException:
+            yield from self._unimport(write, manifest_id)
+            raise
+        back: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+        for ids in held:
+            for kind, some in zip(IMPORTED_KINDS, ids, strict=True):
+                back[kind] += some
+        for records, news in zip(by_name.values(), created, strict=True):
+            for record, new in zip(records, news, strict=True):
+                if not new:
+                    for kind, i in zip(IMPORTED_KINDS, record.split(":"), strict=True):
+                        if i != "0":
+                            back[kind].append(i)
+        keys = [k.manifest(d), k.manifest_scanned(d), k.report(d), k.lock(d)]
+        args = [manifest_id, ",".join(write.layers), ",".join(sorted(write.records))]
+        finish: Batch = [
+            ScriptCall(
+                "cluster/import_manifest",
+                keys,
+                [*args, write.blob, scanners, token, int(write.release_lock)],
+            )
+        ]
+        if any(back.values()):
+            finish.append(release_call(k, back))
+        replies = yield finish
+        for reply in replies[1:]:
+            unwrap(reply)
+        try:
+            unwrap(replies[0], d)
+        except GeneratorExit:
+            raise
+        except BaseException:
+            yield from self._unimport(write, manifest_id)
+            raise
+        return [b"OK", manifest_id.encode()]
+
+    def _unimport(self, write: ImportWrite, manifest_id: str) -> Op[None]:
+        """Take a manifest that was never written out of its layers, records and the table
+        (each step idempotent; what they held goes back with them)."""
+        k = self.keys
+        bucket = bucket_of(int(manifest_id))
+        removals = [
+            ScriptCall(
+                "cluster/remove_record",
+                [k.name(name), k.bucket(name, record, bucket)],
+                [record, bucket, manifest_id],
+            )
+            for record, name in write.records.items()
+        ]
+        steps: Batch = [
+            ScriptCall("cluster/drop_manifest_id", [k.manifests], [manifest_id, write.digest])
+        ]
+        steps += [
+            ScriptCall("cluster/leave_layer", k.layer_keys(layer), [manifest_id])
+            for layer in write.layers
+        ]
+        yield from self._unlink(removals, steps)
 
     # -- AffectedManifests ---------------------------------------------------------------
     def affected_candidates(self, names: list[str]) -> Op[list[Any]]:

@@ -19,7 +19,16 @@ from redis_store.errors import StoreError, UnknownManifestError
 from redis_store.keys import KeyLayout, bucket_of
 from redis_store.store.calls import Arg, Batch, Op, ScriptCall
 from redis_store.store.replies import text, unwrap
-from redis_store.store.steps import MAX_RETRIES, BucketMembers, PackageValues
+from redis_store.store.steps import (
+    MAX_RETRIES,
+    BucketMembers,
+    ImportPlan,
+    ImportWrite,
+    PackageValues,
+)
+
+#: The kinds of entity an import names, in the order its scripts take them.
+IMPORTED_KINDS: Final = ("pkg", "dist", "repo")
 
 #: Reverse-index buckets (up to 512 manifest IDs each) one ``manifests_of`` script reads: a
 #: large AffectedManifests batch becomes several short scripts, not one that blocks the server.
@@ -37,6 +46,12 @@ def new_generation() -> str:
     """A manifest's generation after a write: a random token, so a plan remembered from
     before a server lost its data can never match a manifest written since."""
     return secrets.token_hex(8)
+
+
+def packed(items: list[bytes]) -> tuple[bytes, str]:
+    """Items as two script arguments, their bytes end to end and their lengths (``unpacked``
+    in ``lib.lua``): a client packs two large arguments much faster than thousands."""
+    return b"".join(items), ",".join([str(len(x)) for x in items])
 
 
 class Plans:
@@ -230,6 +245,118 @@ class SingleServerSteps:
         else:
             raise StoreError(f"manifests {pending} kept changing while being deleted")
         return deleted
+
+    def import_plan(
+        self, digest: str, scanners: list[bytes], missing: dict[str, list[bytes]], token: str
+    ) -> Op[ImportPlan | None]:
+        k = self.keys
+        keys = [k.scanners, k.seq, k.manifest(digest), k.report(digest), k.lock(digest)]
+        args: list[Arg] = [token, secrets.token_hex(8), len(scanners), *scanners]
+        for kind in IMPORTED_KINDS:
+            keys += [k.entity_data(kind), k.entity_ids(kind)]
+            args += [0, b"".join(missing.get(kind, []))]
+        (reply,) = yield [ScriptCall("import_plan", keys, args)]
+        answer = unwrap(reply)
+        if not answer:
+            return None
+        epoch, counter, scanner_ids, *per_kind, plan, report = answer
+        found: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
+        reserved: dict[str, list[bytes]] = {}
+        for kind, (first, count, pairs) in zip(IMPORTED_KINDS, per_kind, strict=True):
+            hashes = missing.get(kind, [])
+            found[kind] = {
+                h: (i, v)
+                for h, i, v in zip(hashes, pairs[::2], pairs[1::2], strict=True)
+                if i is not None and v is not None
+            }
+            reserved[kind] = [str(n).encode() for n in range(int(first), int(first) + count)]
+        return ImportPlan(
+            epoch=text(epoch),
+            scanner_ids=list(scanner_ids),
+            manifest_counter=int(counter),
+            found=found,
+            reserved=reserved,
+            manifest=plan,
+            report=report,
+        )
+
+    def import_write(self, write: ImportWrite) -> Op[list[Any]]:
+        k = self.keys
+        d = write.digest
+        keys = [k.seq, k.manifests, k.manifest(d), k.manifest_scanned(d), k.report(d), k.lock(d)]
+        for kind in IMPORTED_KINDS:
+            keys += [k.entity_data(kind), k.entity_ids(kind), k.entity_refs(kind)]
+        for layer in write.layers:
+            keys += [
+                k.layer(layer),
+                k.layer_scanned(layer),
+                *(k.layer_artifacts(layer, kind) for kind in IMPORTED_KINDS),
+            ]
+        records = sorted(write.records)
+        generation = new_generation()
+        args: list[Arg] = [
+            write.planned,
+            write.bucket,
+            generation,
+            write.token,
+            write.epoch,
+            write.blob,
+            d,
+            ",".join(write.layers),
+            ",".join(records),
+            1 if write.expect_no_report else 0,
+            b",".join(write.scanner_ids),
+        ]
+        for kind in IMPORTED_KINDS:
+            entities = write.entities[kind]
+            args += [b",".join(i for i, _, _ in entities), *packed([v for _, v, _ in entities])]
+            args.append("".join(how for _, _, how in entities))
+        artifacts: list[bytes] = []
+        counts: list[int] = []
+        for layer in write.layers:
+            for some in write.artifacts[layer]:
+                artifacts += some
+                counts.append(len(some))
+        args += [*packed(artifacts), ",".join(map(str, counts))]
+        bucket = write.bucket
+        changed: list[str] = []
+        ops: list[str] = []
+        old = write.old_records
+        for record, name in write.records.items():
+            if record not in old:
+                keys += [k.name(name), k.bucket(name, record, bucket)]
+                changed.append(record)
+                ops.append("+")
+        for record, name in old.items():
+            if record not in write.records:
+                keys += [k.name(name), k.bucket(name, record, bucket)]
+                changed.append(record)
+                ops.append("-")
+        args += [",".join(changed), "".join(ops), 1 if write.release_lock else 0]
+        (reply,) = yield [ScriptCall("import_report", keys, args)]
+        try:
+            out: list[Any] = unwrap(reply, d)
+        except BaseException:
+            self.plans.forget(d)
+            raise
+        if out[0] == b"OK":
+            names = [write.records[r] for r in records]
+            if write.planned:
+                self.plans.forget(d)  # its layers are the union with what it had
+            else:
+                self.plans.put(
+                    d,
+                    [
+                        generation,
+                        out[1],
+                        ",".join(write.layers).encode(),
+                        ",".join(records).encode(),
+                        *names,
+                    ],
+                )
+        else:
+            self.plans.forget(d)
+        return out
 
     def affected_candidates(self, names: list[str]) -> Op[list[Any]]:
         k = self.keys

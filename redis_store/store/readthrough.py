@@ -3,35 +3,28 @@
 A store built with an origin (:mod:`redis_store.tier`) calls :func:`fill` when
 ``index_report``, ``index_report_json`` or ``manifest_scanned`` finds nothing. Under the
 manifest's lock, so that concurrent misses in any number of processes fetch once, it looks
-again (another process may have imported the manifest meanwhile), asks the origin
-(a :class:`~redis_store.store.calls.Fetch` the front end carries out), checks the answer
-before the first write, and runs claircore's controller (:mod:`redis_store.controller`) on
-the store's own operations, without the intermediate report writes: the report appears
-only finished, atomically with the manifest's scanner markers. An import that fails is
-undone (``delete_manifests``) while the lock is still held; one cut short (a killed process)
-leaves no report, so the next miss simply imports again.
+again (another process may have imported the manifest meanwhile), asks the origin (a
+:class:`~redis_store.store.calls.Fetch` the front end carries out), checks the answer, and
+imports it with the store's own import (:mod:`redis_store.store.importing`): one script
+call that writes the report whole or not at all.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from redis_store.codec.wire import report_from_obj
-from redis_store.controller import Controller, StoreCall, controller
 from redis_store.errors import OriginError, StoreError
 from redis_store.models import Digest, IndexReport
-from redis_store.store import locks, validate
+from redis_store.store import locks
 from redis_store.store.calls import Command, Fetch, Op
 from redis_store.store.replies import unwrap
 
 if TYPE_CHECKING:
     from redis_store.store.core import StoreCore
     from redis_store.tier.origins import ReadThrough
-
-#: The controller's reads that must not read through themselves while importing.
-_HERE = {"index_report": "_stored_index_report", "manifest_scanned": "_stored_manifest_scanned"}
 
 
 def fill(core: StoreCore, tier: ReadThrough, d: Digest, *, known_absent: bool) -> Op[bool]:
@@ -71,7 +64,7 @@ def _let_go(core: StoreCore, tier: ReadThrough, d: Digest) -> None:
 
 
 def _import(core: StoreCore, tier: ReadThrough, d: Digest) -> Op[bool]:
-    """With the lock held: look again, fetch, check, import (or undo)."""
+    """With the lock held: look again, fetch, check, import."""
     k = core.keys
     (found,) = yield [Command(("EXISTS", k.report(d)))]
     if unwrap(found):
@@ -90,16 +83,17 @@ def _import(core: StoreCore, tier: ReadThrough, d: Digest) -> Op[bool]:
         tier.note_absent(d)
         return False
     try:
-        yield from drive(core, controller(report, intermediate=False))
-    except GeneratorExit:
-        raise
-    except BaseException:
+        yield from core.importing(report)
+    except StoreError as e:
         tier.count("failed")
-        yield from type(core).delete_manifests.fn(core, d)
-        _forget_cached(core, d)
+        if isinstance(e, ValueError):  # the report cannot be imported: the origin's fault
+            raise OriginError(
+                f"{tier.origin.name}: {d}: cannot import the report: {e}",
+                origin=tier.origin.name,
+                digest=d,
+            ) from e
         raise
     tier.count("imported")
-    _forget_cached(core, d)
     return True
 
 
@@ -125,34 +119,7 @@ def decode(name: str, d: Digest, source: bytes) -> IndexReport | None:
         )
     if not report.success:
         return None
-    try:
-        validate.importable(report)
-    except ValueError as e:
-        raise OriginError(
-            f"{name}: {d}: cannot import the report: {e}", origin=name, digest=d
-        ) from e
     return report
-
-
-def drive(core: StoreCore, calls: Controller[Any]) -> Op[Any]:
-    """Run a controller on the store's own operations, inside the calling operation."""
-    result: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            call: StoreCall = calls.send(result) if error is None else calls.throw(error)
-            here = _HERE.get(call.method)
-            op = (
-                getattr(core, here)(*call.args)
-                if here is not None
-                else getattr(type(core), call.method).fn(core, *call.args)
-            )
-            try:
-                result, error = (yield from op), None
-            except Exception as e:
-                error = e
-    except StopIteration as stop:
-        return stop.value
 
 
 def _forget_cached(core: StoreCore, d: Digest) -> None:
@@ -163,4 +130,4 @@ def _forget_cached(core: StoreCore, d: Digest) -> None:
         core.cache.invalidate([k.report(d), k.manifest_scanned(d)])
 
 
-__all__ = ["decode", "drive", "fill"]
+__all__ = ["decode", "fill"]
