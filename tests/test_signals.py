@@ -159,17 +159,22 @@ class Outcome:
     sent: list[signal.Signals]
 
 
-def run_with_signals(case: Case, w: World, rng: random.Random, window: float) -> Outcome:
-    """Start the command, wait until it is running, send a burst of signals at a random
-    moment of the ``window`` seconds that follow; its exit status and output."""
-    proc = subprocess.Popen(
+def start(case: Case, w: World, stdout: int) -> subprocess.Popen[str]:
+    """The case's command in a subprocess, on the world's server; stderr piped."""
+    return subprocess.Popen(
         [sys.executable, "-m", "redis_store", *case.argv(w), "--namespace", case.namespace],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         env=env(w.server.url),
         text=True,
     )
+
+
+def run_with_signals(case: Case, w: World, rng: random.Random, window: float) -> Outcome:
+    """Start the command, wait until it is running, send a burst of signals at a random
+    moment of the ``window`` seconds that follow; its exit status and output."""
+    proc = start(case, w, subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not _ready(proc.pid) and proc.poll() is None:
         assert time.monotonic() < deadline, "the command never started"
@@ -221,20 +226,13 @@ def prepare(case: Case, w: World) -> None:
 def duration(case: Case, w: World) -> float:
     """How long the command runs, from its start to its end, without signals."""
     prepare(case, w)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "redis_store", *case.argv(w), "--namespace", case.namespace],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env(w.server.url),
-        text=True,
-    )
+    proc = start(case, w, subprocess.DEVNULL)
     while not _ready(proc.pid) and proc.poll() is None:
         time.sleep(0.002)
-    start = time.monotonic()
+    began = time.monotonic()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == case.normal, err
-    return time.monotonic() - start
+    return time.monotonic() - began
 
 
 @pytest.mark.parametrize("name", list(CASES))

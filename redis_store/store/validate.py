@@ -512,7 +512,9 @@ def importable(value: IndexReport) -> None:
     """Raise :class:`InvalidInputError` (a ``ValueError``, naming the fault) unless
     ``value`` can be imported whole: a finished, successful index report that can be
     replayed (:func:`replayable`)."""
-    if isinstance(value, IndexReport) and value.hash is not None and not value.success:
+    if isinstance(value, IndexReport) and value.hash is None:
+        raise InvalidInputError("report.manifest_hash: the report names no manifest")
+    if isinstance(value, IndexReport) and not value.success:
         raise InvalidInputError(
             f"not a finished index report (state {value.state!r}, success false"
             + (f", err {value.err!r})" if value.err else ")")
