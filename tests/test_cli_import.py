@@ -58,7 +58,7 @@ def test_import_directory(cli: Cli, tmp_path: Path) -> None:
     run = cli("import", str(tmp_path))
     assert run.code == 0, run.err
     assert run.out.startswith("imported 12, skipped 0 (already indexed), failed 0 in ")
-    assert "reports/s" in run.out
+    assert "imported/s" in run.out
     assert run.err == (
         "redis-store import: skipped 1 entry that is not a *.json, *.jsonl or *.ndjson file:"
         " notes.txt\n"
