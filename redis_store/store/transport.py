@@ -10,7 +10,7 @@ failed (a NOSCRIPT call did not run).
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import redis.asyncio.cluster
@@ -35,11 +35,26 @@ if TYPE_CHECKING:
     from typing import Self
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """A wire step: send these calls in one round trip, reply with their replies."""
 
     calls: Batch
+
+
+#: What marks a connection's next command as a read the server tracks (OPTIN).
+CACHING_YES: Final = ("CLIENT", "CACHING", "YES")
+
+
+@dataclass(slots=True)
+class Tracked:
+    """Where ``_track`` put its calls in a batch: the tracking set-ups (position, node),
+    the reads marked for tracking (position of their CACHING YES, node, the read), and the
+    batch's own calls."""
+
+    setup: list[tuple[int, Any]] = field(default_factory=list)
+    reads: list[tuple[int, Any, Call]] = field(default_factory=list)
+    own: list[int] = field(default_factory=list)
 
 
 class LoadScripts:
@@ -180,12 +195,29 @@ class ClientStore(StoreCore):
         """The replies of ``batch``: sent once, and what NOSCRIPT refused once more after
         the scripts are loaded. Error replies of scripts name the script's file and line."""
         replies = yield from self._round_trip(batch)
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                replies = yield from self._mend(batch, replies)
+                break
+        cache = self.cache
+        if cache is not None:
+            # a process reads its own writes: what they changed is dropped before they return
+            written: list[str] = []
+            for call in batch:
+                if isinstance(call, ScriptCall) and is_write(call.name):
+                    written += call.keys
+            if written:
+                cache.invalidate(written)
+        return replies
+
+    def _mend(self, batch: Batch, replies: list[Any]) -> Exchange:
+        """Replies with errors: what NOSCRIPT refused sent again once the scripts are loaded
+        (lost in a restart, SCRIPT FLUSH, failover, maybe again between a load and the
+        resend; a refused call did not run), and script errors located."""
         for _ in range(SCRIPT_RELOADS):
             missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
             if not missing:
                 break
-            # lost (restart, SCRIPT FLUSH, failover), maybe again between a load and the
-            # resend: load them all and resend what was refused (it did not run)
             yield LOAD_SCRIPTS
             again = yield from self._round_trip([batch[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
@@ -193,83 +225,82 @@ class ClientStore(StoreCore):
         for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
             if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
                 replies[i] = located(call.name, reply)
-        if self.cache is not None:
-            # a process reads its own writes: what they changed is dropped before they return
-            written = [
-                key
-                for call in batch
-                if isinstance(call, ScriptCall) and is_write(call.name)
-                for key in call.keys
-            ]
-            if written:
-                self.cache.invalidate(written)
         return replies
 
     def _round_trip(self, batch: Batch) -> Exchange:
         """One round trip: the batch as sent (tracking for reads the cache may keep, WAIT
         after writes), its replies checked."""
-        wire = self._durable(batch)
-        wire, roles = self._track(wire)
+        wire = self._durable(batch) if self.wait_replicas else batch
+        tracked = None
+        if self.tracking is not None:
+            for call in wire:
+                if call.fence is not None:
+                    wire, tracked = self._track(wire)
+                    break
         replies = yield Send(wire)
         assert replies is not None
-        if roles:
-            replies = self._tracked(roles, replies)
+        if tracked is not None:
+            replies = self._tracked(tracked, replies)
         return self._acknowledged(batch, replies)
 
-    def _track(self, wire: Batch) -> tuple[Batch, list[Any]]:
+    def _track(self, wire: Batch) -> tuple[Batch, Tracked | None]:
         """The batch as sent when it holds reads the cache may keep: per node they go to,
         ``CLIENT TRACKING ON REDIRECT <listener> OPTIN`` first, then ``CLIENT CACHING YES``
         right before each of them. The server then tells this store's listener when what
         those reads (and nothing else the connection runs) read changes. Returns the calls
-        and what each one is: None for the batch's own, else the tracking it sets up."""
+        and where the added ones are (None: nothing added, no listener yet, so the reads go
+        untracked and their answers are not kept)."""
         tracking = self.tracking
-        if tracking is None or not any(call.fence is not None for call in wire):
-            return wire, []
+        assert tracking is not None
+        cluster = self.cluster
         redirects: dict[str | None, tuple[Any, int] | None] = {}
         out: Batch = []
-        roles: list[Any] = []
+        tracked = Tracked()
         for call in wire:
             if call.fence is not None:
-                node = self._node_of(call) if self.cluster else None
+                node = self._node_of(call) if cluster else None
                 name = None if node is None else node.name
                 if name not in redirects:
                     listener = tracking.redirect(name)
                     redirects[name] = None if listener is None else (node, listener)
                     if listener is not None:
                         command = ("CLIENT", "TRACKING", "ON", "REDIRECT", listener, "OPTIN")
+                        tracked.setup.append((len(out), node))
                         out.append(Command(command, target=node))
-                        roles.append(("tracking", node))
                 if redirects[name] is not None:
-                    out.append(Command(("CLIENT", "CACHING", "YES"), target=node))
-                    roles.append(("caching", node, call))
+                    tracked.reads.append((len(out), node, call))
+                    out.append(Command(CACHING_YES, target=node))
+            tracked.own.append(len(out))
             out.append(call)
-            roles.append(None)
-        if len(out) == len(wire):
-            return wire, []  # no listener yet: sent untracked, answers not kept
-        return out, roles
+        if not tracked.setup:
+            return wire, None
+        return out, tracked
 
-    def _tracked(self, roles: list[Any], replies: list[Any]) -> list[Any]:
+    def _tracked(self, tracked: Tracked, replies: list[Any]) -> list[Any]:
         """The batch's own replies; each read the server confirmed it tracks is marked
         so on its fence (its answer may be kept)."""
-        assert self.tracking is not None
-        own: list[Any] = []
-        refused: set[Any] = set()
-        for role, reply in zip(roles, replies, strict=True):
-            if role is None:
-                own.append(reply)
-                continue
+        tracking = self.tracking
+        assert tracking is not None
+        refused: set[int] = set()
+        for at, node in tracked.setup:
+            reply = replies[at]
             if isinstance(reply, Exception):
-                refused.add(id(role[1]))
-                self.tracking.lost(f"the server refused to track reads: {reply}")
+                refused.add(id(node))
+                tracking.lost(f"the server refused to track reads: {reply}")
+        for at, node, call in tracked.reads:
+            reply = replies[at]
+            if isinstance(reply, Exception):
+                tracking.lost(f"the server refused to track reads: {reply}")
                 continue
-            if role[0] == "caching" and id(role[1]) not in refused:
-                call = role[2]
-                if self.cluster and self._node_of(call) != role[1]:
-                    # the slot map changed under the read: trust nothing read so far
-                    self.tracking.lost("a key moved to another cluster node")
-                    continue
-                call.fence.tracked = True
-        return own
+            if id(node) in refused:
+                continue
+            if self.cluster and self._node_of(call) != node:
+                # the slot map changed under the read: trust nothing read so far
+                tracking.lost("a key moved to another cluster node")
+                continue
+            assert call.fence is not None
+            call.fence.tracked = True
+        return [replies[i] for i in tracked.own]
 
     def _node_of(self, call: Call) -> Any:
         """The cluster node serving a call's key."""
