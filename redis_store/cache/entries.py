@@ -145,16 +145,23 @@ class Entries:
             if not self._admissible(deps, fence):
                 self.stats.refused += 1
                 return False
-            old = self._entries.get(key)
+            entries = self._entries
+            old = entries.get(key)
             if old is not None:
                 self._drop(key, old)
-            entry = _Entry(value, deps, size, time.monotonic() + self.max_age)
-            self._entries[key] = entry
+            entries[key] = _Entry(value, deps, size, time.monotonic() + self.max_age)
+            by_key = self._by_key
             for d in deps:
-                self._by_key.setdefault(d, set()).add(key)
-            self.stats.bytes += size
-            self.stats.entries = len(self._entries)
-            self._shrink()
+                keys = by_key.get(d)
+                if keys is None:
+                    by_key[d] = {key}
+                else:
+                    keys.add(key)
+            stats = self.stats
+            stats.bytes += size
+            stats.entries = len(entries)
+            if stats.entries > self.max_entries or stats.bytes > self.max_bytes:
+                self._shrink()
             return True
 
     def _admissible(self, deps: tuple[str, ...], fence: Fence) -> bool:

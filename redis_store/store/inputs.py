@@ -59,11 +59,16 @@ def known_identity(scanner: object) -> bytes | None:
 
 def digest(value: object, what: str) -> Digest:
     """``validate.digest``, with digest strings parsed once (``parse_digest``)."""
-    if type(value) is Digest:
-        return value
-    if type(value) is str:
+    kind = type(value)
+    if kind is Digest:
+        return value  # type: ignore[return-value]  # just checked
+    if kind is Layer or kind is Manifest:
+        inner = value.hash  # type: ignore[attr-defined]
+        if type(inner) is Digest:
+            return inner
+    elif kind is str:
         try:
-            return parse_digest(value)
+            return parse_digest(value)  # type: ignore[arg-type]  # just checked
         except DigestError:
             pass  # the full check names the argument
     return validate.digest(value, what)

@@ -10,7 +10,7 @@ failed (a NOSCRIPT call did not run).
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import redis.asyncio.cluster
@@ -44,6 +44,7 @@ class Send:
 
 #: What marks a connection's next command as a read the server tracks (OPTIN).
 CACHING_YES: Final = ("CLIENT", "CACHING", "YES")
+CACHING: Final = Command(CACHING_YES)
 
 
 @dataclass(slots=True)
@@ -52,9 +53,9 @@ class Tracked:
     the reads marked for tracking (position of their CACHING YES, node, the read), and the
     batch's own calls."""
 
-    setup: list[tuple[int, Any]] = field(default_factory=list)
-    reads: list[tuple[int, Any, Call]] = field(default_factory=list)
-    own: list[int] = field(default_factory=list)
+    setup: list[tuple[int, Any]]
+    reads: list[tuple[int, Any, Call]]
+    own: list[int]
 
 
 class LoadScripts:
@@ -120,6 +121,8 @@ class ClientStore(StoreCore):
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
         #: The registered scripts by name (redis-py objects that know their SHA).
         self.scripts = register_scripts(client)
+        #: The tracking set-up sent with reads the cache may keep (one server).
+        self._tracking_command: Command | None = None
         #: Where calls are reported (``metrics=``: a prometheus_client registry,
         #: ``tracing=``: OpenTelemetry); None: nowhere, at no cost (redis_store.observe).
         self.observer = observer_for(self, metrics, tracing)
@@ -252,13 +255,25 @@ class ClientStore(StoreCore):
         untracked and their answers are not kept)."""
         tracking = self.tracking
         assert tracking is not None
-        cluster = self.cluster
+        if not self.cluster:  # one node: one set-up, first
+            listener = tracking.redirect(None)
+            if listener is None:
+                return wire, None
+            out: Batch = [self._tracking_on(listener)]
+            tracked = Tracked([(0, None)], [], [])
+            for call in wire:
+                if call.fence is not None:
+                    tracked.reads.append((len(out), None, call))
+                    out.append(CACHING)
+                tracked.own.append(len(out))
+                out.append(call)
+            return out, tracked
         redirects: dict[str | None, tuple[Any, int] | None] = {}
-        out: Batch = []
-        tracked = Tracked()
+        out = []
+        tracked = Tracked([], [], [])
         for call in wire:
             if call.fence is not None:
-                node = self._node_of(call) if cluster else None
+                node = self._node_of(call)
                 name = None if node is None else node.name
                 if name not in redirects:
                     listener = tracking.redirect(name)
@@ -275,6 +290,15 @@ class ClientStore(StoreCore):
         if not tracked.setup:
             return wire, None
         return out, tracked
+
+    def _tracking_on(self, listener: int) -> Command:
+        """``CLIENT TRACKING ON REDIRECT <listener> OPTIN`` (one server), made once per
+        listener."""
+        made = self._tracking_command
+        if made is None or made.args[4] != listener:
+            command = ("CLIENT", "TRACKING", "ON", "REDIRECT", listener, "OPTIN")
+            made = self._tracking_command = Command(command)
+        return made
 
     def _tracked(self, tracked: Tracked, replies: list[Any]) -> list[Any]:
         """The batch's own replies; each read the server confirmed it tracks is marked
