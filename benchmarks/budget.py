@@ -99,7 +99,7 @@ class Bare:
     def call(self, shape: str) -> Callable[[], Any]:
         client = self.client
         if shape == "PING":
-            return client.ping
+            return lambda: client.ping()
         if shape == "GET":
             key = self.report_key
             return lambda: client.get(key)

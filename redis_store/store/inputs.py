@@ -68,7 +68,7 @@ def digest(value: object, what: str) -> Digest:
             return inner
     elif kind is str:
         try:
-            return parse_digest(value)  # type: ignore[arg-type]  # just checked
+            return parse_digest(value)
         except DigestError:
             pass  # the full check names the argument
     return validate.digest(value, what)
