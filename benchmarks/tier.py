@@ -1,17 +1,22 @@
-"""The cache tier measured on real servers: what a miss costs against a hit, how fast a bulk
-fill from Clair's database runs, and how closely ``evict --watch`` holds a memory budget
-under a steady stream of imports.
+"""The cache tier measured on real servers: the import against the controller path it
+replaced, what a miss costs against a hit, how fast bulk fills run, and how closely
+``evict --watch`` holds a memory budget under a steady stream of imports.
 
-Three parts, each on a private redis-server (and PostgreSQL, for the database origin) on
+Four parts, each on a private redis-server (and PostgreSQL, for the database origin) on
 loopback:
 
+- **import against replay** (:mod:`benchmarks.imports`): the shared real reports and the
+  workload's size mix written both ways; medians per report, memory per manifest.
 - **miss and hit**: the largest shared report read through each origin (Clair's indexer API
   served over loopback HTTP, and Clair's database in claircore's schema): a miss is
-  ``index_report`` on an empty store (fetch, import, answer); the fetch alone is timed too;
-  hits are the same read again, with the local cache off and on.
-- **bulk fill**: ``redis-store import --from clair+postgresql://...`` as a user runs it (a
-  subprocess, its ``--json`` summary), with ``--jobs 1`` and ``--jobs 4`` into an empty
-  store, then once more to show a resumed fill skipping everything.
+  ``index_report`` of a manifest the store lacks (fetch, import, answer), cold (a store that
+  knows nothing of it: a new namespace) and after an eviction (the same store, the manifest
+  deleted); the fetch alone is timed too; hits are the same read again, with the local
+  cache off and on.
+- **bulk fill**: ``redis-store import --from`` as a user runs it (a subprocess, its
+  ``--json`` summary): from the database with ``--jobs`` 1, 2 and 4 into an empty store (then
+  once more: a resumed fill skips everything), beside the rate of the origin's fetches
+  alone; and from the indexer API answering each report after a delay, ``--jobs`` 1 and 4.
 - **budget**: a writer imports workload manifests without pause while a reader keeps a hot
   set in use; ``redis-store evict --max-memory B --watch S`` runs beside them; ``used_memory``
   is sampled every second. The hot set should survive; ``used_memory`` should stay near B.
@@ -31,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks import imports
 from benchmarks.clair_database import fill_clair_database
 from benchmarks.timing import percentile
 from redis_store import ClairDatabaseOrigin, ClairIndexerOrigin, IndexReport, RedisStore
@@ -61,16 +67,23 @@ def _timed(fn: Callable[[], Any]) -> float:
 def miss_and_hit(
     redis: servers.RedisServer, origin: Origin, digest: str, reps: int, hits: int
 ) -> dict[str, Any]:
-    """Misses (the store emptied before each), the origin's fetch alone, and hits."""
+    """Misses (cold and after an eviction), the origin's fetch alone, and hits."""
     through = ReadThrough(origin, not_found_ttl=0)
     fetch = [_timed(lambda: origin.fetch(digest)) for _ in range(reps)]
-    miss: list[float] = []
+    redis.flush()
+    client = redis.client()
+    cold: list[float] = []
+    for i in range(reps):  # a store that knows nothing of the report's entities
+        with RedisStore(client, f"cold{i}", local_cache=False, origin=through) as store:
+            cold.append(_timed(lambda: store.index_report(digest)))
+    redis.flush()
+    evicted: list[float] = []
     hit: dict[str, list[float]] = {"hit_no_local_cache": [], "hit_local_cache": []}
     for local, name in ((False, "hit_no_local_cache"), (True, "hit_local_cache")):
-        with RedisStore(redis.client(), "tier", local_cache=local, origin=through) as store:
+        with RedisStore(client, "tier", local_cache=local, origin=through) as store:
             for _ in range(reps):
-                redis.flush()
-                miss.append(_timed(lambda: store.index_report(digest)))
+                store.delete_manifests(digest)  # evicted: its entities go with it
+                evicted.append(_timed(lambda: store.index_report(digest)))
                 assert store.index_report(digest) is not None
             for _ in range(hits):
                 hit[name].append(_timed(lambda: store.index_report(digest)))
@@ -78,35 +91,10 @@ def miss_and_hit(
     return {
         "origin": origin.name,
         "fetch": _ms(fetch),
-        "miss": _ms(miss),
+        "miss": _ms(cold),
+        "miss_after_eviction": _ms(evicted),
         **{k: _ms(v) for k, v in hit.items()},
         "origin_fetches": stats.fetched,
-    }
-
-
-def bulk_fill(redis: servers.RedisServer, origin_url: str, jobs: int) -> dict[str, Any]:
-    """``redis-store import --from`` into an empty store, as a subprocess."""
-    redis.flush()
-    argv = [
-        sys.executable, "-m", "redis_store", "import", "--url", redis.url,
-        "--namespace", "tier", "--from", origin_url, "--jobs", str(jobs), "--json", "-q",
-    ]  # fmt: skip
-    start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise RuntimeError(f"import --from failed ({out.returncode}): {out.stderr.strip()}")
-    doc = json.loads(out.stdout)
-    again = subprocess.run(argv, capture_output=True, text=True, check=True)
-    resumed = json.loads(again.stdout)
-    return {
-        "jobs": jobs,
-        "imported": doc["imported"],
-        "seconds": doc["seconds"],
-        "imported_per_second": doc["imported_per_second"],
-        "wall_seconds": round(wall, 2),
-        "rerun_skipped": resumed["skipped"],
-        "rerun_seconds": resumed["seconds"],
     }
 
 
@@ -223,24 +211,70 @@ def _table(rows: list[list[str]]) -> str:
 def render(doc: dict[str, Any]) -> str:
     """The results as Markdown."""
     out = [f"# Cache tier ({doc['redis']}, {doc['postgres']})", "", f"    {doc['command']}", ""]
-    rows = [["origin", "fetch", "miss (fetch + import)", "hit", "hit, local cache"]]
-    for m in doc["miss_and_hit"]:
+    imp = doc["import"]
+    rows = [["report", "packages", "controller (replay)", "import", "ratio"]]
+    for name, r in zip(doc["shared_names"], imp["shared"], strict=True):
         rows.append(
-            [m["origin"]]
-            + [
-                f"{m[k]['median_ms']} ms (p95 {m[k]['p95_ms']})"
-                for k in ("fetch", "miss", "hit_no_local_cache", "hit_local_cache")
-            ]
+            [name, str(r["packages"]), f"{r['replay_ms']} ms", f"{r['import_ms']} ms",
+             f"{r['ratio']}x"]
+        )  # fmt: skip
+    mix = imp["mix"]
+    for size in ("small", "medium", "large"):
+        if size in mix:
+            g = mix[size]
+            ratio = round(g["replay_ms"] / g["import_ms"], 1)
+            rows.append(
+                [f"workload, {size} ({g['reports']})", "", f"{g['replay_ms']} ms",
+                 f"{g['import_ms']} ms", f"{ratio}x"]
+            )  # fmt: skip
+    a = mix["all"]
+    rows.append(
+        [f"workload, all {imp['mix_reports']}", "", f"{a['replay_ms']} ms", f"{a['import_ms']} ms",
+         f"{a['ratio']}x"]
+    )  # fmt: skip
+    m = imp["memory"]
+    out += [
+        f"Import against the controller path, per report (medians; each shared report"
+        f" {imp['reps']} times into an empty namespace; the workload mix one report after"
+        f" another, size groups split at {mix['size_bounds']} packages):",
+        "",
+        _table(rows),
+        "",
+        f"Memory per manifest after the workload mix: controller"
+        f" {m['replay_bytes_per_manifest']} B, import {m['import_bytes_per_manifest']} B"
+        f" (ratio {m['ratio']}).",
+        "",
+    ]
+    rows = [["origin", "fetch", "miss, cold", "miss after eviction", "hit", "hit, local cache"]]
+    keys = ("fetch", "miss", "miss_after_eviction", "hit_no_local_cache", "hit_local_cache")
+    for mh in doc["miss_and_hit"]:
+        rows.append(
+            [mh["origin"]] + [f"{mh[k]['median_ms']} ms (p95 {mh[k]['p95_ms']})" for k in keys]
         )
     out += [f"Miss and hit for {doc['report']} (medians):", "", _table(rows), ""]
-    rows = [["--jobs", "imported", "seconds", "imported/s", "rerun: skipped in"]]
+    rows = [["origin", "--jobs", "imported", "seconds", "imported/s", "rerun: skipped in"]]
     for f in doc["bulk_fill"]:
         rows.append(
-            [str(f["jobs"]), str(f["imported"]), str(f["seconds"]),
+            [f["origin"], str(f["jobs"]), str(f["imported"]), str(f["seconds"]),
              str(f["imported_per_second"]), f"{f['rerun_skipped']} in {f['rerun_seconds']} s"]
         )  # fmt: skip
-    out += ["Bulk fill from the database:", "", _table(rows), ""]
-    b = doc["budget"]
+    alone = doc["origin_alone"]
+    before = doc["controller_fill"]
+    out += [
+        "Bulk fill (`redis-store import --from`):",
+        "",
+        _table(rows),
+        "",
+        "The database origin alone (every report fetched, one after another, nothing"
+        f" imported): {alone['fetched']} in {alone['seconds']} s, {alone['per_second']}"
+        " reports/s. The same reports fetched and written by the controller path, one after"
+        f" another (the fill before the import): {before['per_second']} reports/s.",
+        "",
+    ]
+    out += ["Targets:", "", _table(targets(doc)), ""]
+    b = doc.get("budget")
+    if b is None:
+        return "\n".join(out)
     mb = 1 / MiB
     rows = [
         ["budget", f"{b['budget'] * mb:.1f} MiB"],
@@ -258,6 +292,37 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def targets(doc: dict[str, Any]) -> list[list[str]]:
+    """Each target of the import, met or missed, from this run's figures."""
+    rows = [["target", "wanted", "measured", ""]]
+
+    def row(name: str, wanted: float, got: float, unit: str, *, most: bool = False) -> None:
+        met = got <= wanted if most else got >= wanted
+        bound = "at most" if most else "at least"
+        rows.append([name, f"{bound} {wanted:g}{unit}", f"{got:g}{unit}", "met" if met else
+                     f"missed by {abs(got - wanted) / wanted:.0%}"])  # fmt: skip
+
+    imp = doc["import"]
+    shared = statistics.median(r["ratio"] for r in imp["shared"])
+    row("import vs controller, shared reports (median)", 10, shared, "x")
+    row("import vs controller, workload mix (median)", 10, imp["mix"]["all"]["ratio"], "x")
+    row("memory per manifest, import / controller", 1.05, imp["memory"]["ratio"], "", most=True)
+    fills = doc["bulk_fill"]
+    db1 = next(f for f in fills if f["origin"] == "database" and f["jobs"] == 1)
+    before = doc["controller_fill"]["per_second"]
+    rate = db1["imported_per_second"]
+    row("bulk fill, --jobs 1, vs the controller path", 10, round(rate / before, 1), "x")
+    alone = doc["origin_alone"]["per_second"]
+    row("bulk fill, --jobs 1, vs the origin alone", 0.5, round(rate / alone, 2), "x")
+    api = [f for f in fills if f["origin"].startswith("API")]
+    if len(api) == 2:
+        scaled = api[1]["imported_per_second"] / api[0]["imported_per_second"]
+        row("API with a delay: --jobs 4 vs --jobs 1", 3, round(scaled, 1), "x")
+    for mh in doc["miss_and_hit"]:
+        row(f"miss, {mh['origin']}", 10, mh["miss"]["median_ms"], " ms", most=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20, help="misses per origin (default 20)")
@@ -265,7 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fill", type=int, default=1000, help="workload reports in the database (default 1000)"
     )
-    parser.add_argument("--stream-seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--mix", type=int, default=1000, help="workload reports of the import run (default 1000)"
+    )
+    parser.add_argument(
+        "--delay", type=float, default=0.005, help="the API's delay per report, s (default 0.005)"
+    )
+    parser.add_argument(
+        "--stream-seconds", type=float, default=600.0, help="0: no budget stream (default 600)"
+    )
     parser.add_argument("--budget", type=float, default=64.0, help="MiB (default 64)")
     parser.add_argument("--evict-every", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--hot", type=int, default=50, help="manifests kept in use (default 50)")
@@ -280,11 +353,17 @@ def main(argv: list[str] | None = None) -> int:
     budget = int(args.budget * MiB)
     redis = servers.start_redis("--maxmemory", str(2 * budget))
     pg = servers.start_postgres()
-    api = ClairAPI(reports)
+    filled = [IndexReport.from_json(r.to_json()) for r in workload.generate(args.fill, seed=17)]
+    api = ClairAPI(reports | {str(r.hash): r.to_json() for r in filled})
+    doc: dict[str, Any] = {}
     try:
+        print("import against replay ...", file=sys.stderr)
+        shared = [IndexReport.from_json(b) for b in raw.values()]
+        mix = [IndexReport.from_json(r.to_json()) for r in workload.generate(args.mix, seed=23)]
+        imp = imports.import_against_replay(redis, shared, mix, reps=max(5, args.reps // 2))
+        print(json.dumps(imp), file=sys.stderr)
         print("filling the Clair database ...", file=sys.stderr)
-        shared = [IndexReport.from_json(b) for b in reports.values()]
-        fill_clair_database(pg.dsn, shared + list(workload.generate(args.fill, seed=17)))
+        fill_clair_database(pg.dsn, shared + filled)
         db_url = f"clair+postgresql://{pg.user}@127.0.0.1:{pg.port}/{pg.database}"
         origins: list[Origin] = [
             ClairIndexerOrigin(api.url, timeout=10.0),
@@ -296,19 +375,38 @@ def main(argv: list[str] | None = None) -> int:
             o.close()
         print(json.dumps(mh), file=sys.stderr)
         print("bulk fill ...", file=sys.stderr)
-        fills = [bulk_fill(redis, db_url, jobs) for jobs in (1, 4)]
+        every = [str(IndexReport.from_json(b).hash) for b in reports.values()]
+        every += [str(r.hash) for r in filled]
+        make_db: Any = lambda: ClairDatabaseOrigin(db_url, timeout=10.0)  # noqa: E731
+        alone = imports.origin_alone(make_db, every)
+        before = imports.controller_fill(redis, make_db, every)
+        fills = [{"origin": "database", **imports.fill(redis, db_url, jobs)} for jobs in (1, 2, 4)]
+        args.out.mkdir(parents=True, exist_ok=True)
+        listed = args.out / "digests.txt"
+        listed.write_text("\n".join(every) + "\n")
+        api.delay_seconds = args.delay
+        for jobs in (1, 4):
+            run = imports.fill(redis, api.url, jobs, digests=str(listed))
+            fills.append({"origin": f"API, {1000 * args.delay:g} ms a report", **run})
+        api.delay_seconds = 0.0
         print(json.dumps(fills), file=sys.stderr)
-        print(f"budget stream for {args.stream_seconds:g} s ...", file=sys.stderr)
-        stream = budget_stream(redis, budget, args.stream_seconds, args.evict_every, args.hot)
         doc = {
             "command": "python scripts/tier_bench.py " + " ".join(argv or sys.argv[1:]),
             "redis": redis.version(),
             "postgres": pg.version(),
             "report": LARGEST,
+            "shared_names": list(raw),
+            "import": imp,
             "miss_and_hit": mh,
+            "origin_alone": alone,
+            "controller_fill": before,
             "bulk_fill": fills,
-            "budget": stream,
         }
+        if args.stream_seconds > 0:
+            print(f"budget stream for {args.stream_seconds:g} s ...", file=sys.stderr)
+            doc["budget"] = budget_stream(
+                redis, budget, args.stream_seconds, args.evict_every, args.hot
+            )
     finally:
         api.stop()
         pg.stop()
@@ -318,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(doc)
     (args.out / "tier.md").write_text(text)
     print(text)
+    stream = doc.get("budget")
+    if stream is None:
+        return 0
     return 0 if stream["fsck_problems"] == 0 and stream["hot_kept"] == stream["hot_set"] else 1
 
 
-__all__ = ["budget_stream", "bulk_fill", "main", "miss_and_hit", "render"]
+__all__ = ["budget_stream", "main", "miss_and_hit", "render"]

@@ -8,6 +8,7 @@ errors, the two stores (:class:`RedisStore`, :class:`AsyncRedisStore`) and their
 
 from redis_store import replay as replay
 from redis_store.cache import CacheConfig, CacheStats, LocalCacheState
+from redis_store.codec import wire as _wire  # noqa: F401 - the models' JSON methods go through it
 from redis_store.errors import (
     DigestError,
     DurabilityError,

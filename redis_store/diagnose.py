@@ -15,18 +15,13 @@ connection or answered something that is not Redis, it looks at what is listenin
 from __future__ import annotations
 
 import socket
-import struct
 from dataclasses import dataclass
-from typing import Final
 
 from redis.sentinel import MasterNotFoundError
 
 from redis_store.errors import InvalidInputError, SentinelSetupError
+from redis_store.probe import probe
 from redis_store.store.connect import parse
-
-#: PostgreSQL's SSLRequest: a server answers one byte, ``S`` or ``N``, and waits.
-PG_SSL_REQUEST: Final = struct.pack("!ii", 8, 80877103)
-PING: Final = b"*1\r\n$4\r\nPING\r\n"
 
 
 @dataclass(frozen=True)
@@ -78,40 +73,6 @@ def _messages(error: BaseException) -> str:
         out.append(f"{type(e).__name__}: {e}")
         e = e.__cause__ or e.__context__
     return " | ".join(out)
-
-
-def probe(host: str, port: int, timeout: float = 1.0) -> str | None:
-    """What listens on ``host:port``, in a few words ("redis" for a Redis server), or None
-    when nothing could be learnt (no connection)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(PING)
-            answer = _read(s)
-    except OSError:
-        return None
-    if answer.startswith((b"+", b"-")):
-        return "redis"
-    if answer.startswith((b"HTTP/", b"<")):
-        return "an HTTP server"
-    if answer.startswith(b"SSH-"):
-        return "an SSH server"
-    if answer:
-        return f"a server that answered {answer[:20]!r}"
-    try:  # a server that hung up on a Redis command: perhaps PostgreSQL
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(PG_SSL_REQUEST)
-            if _read(s, 1) in (b"S", b"N"):
-                return "a PostgreSQL server"
-    except OSError:
-        pass
-    return "a server that closed the connection without a Redis reply (a TLS port reached with redis://?)"
-
-
-def _read(s: socket.socket, n: int = 64) -> bytes:
-    try:
-        return s.recv(n)
-    except OSError:
-        return b""
 
 
 def _not_redis(url: str) -> Diagnosis | None:

@@ -54,12 +54,16 @@ class DurabilityError(StoreError):
 
 class OriginError(StoreError):
     """The cache tier's origin (Clair's indexer API or database) failed to answer, or gave
-    a report that cannot be imported; nothing was imported."""
+    a report that cannot be imported; nothing was imported. ``misconfigured``: the origin's
+    URL or setup is wrong (not Clair's database, a refused token), so retrying cannot help."""
 
-    def __init__(self, message: str, *, origin: str = "", digest: str = "") -> None:
+    def __init__(
+        self, message: str, *, origin: str = "", digest: str = "", misconfigured: bool = False
+    ) -> None:
         super().__init__(message)
         self.origin = origin
         self.digest = digest
+        self.misconfigured = misconfigured
 
 
 class SentinelSetupError(StoreError):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from redis_store.errors import InvalidInputError
+
 #: Manifest IDs are grouped in buckets of this many IDs per reverse-index set, so that every
 #: set stays below Redis' default ``set-max-intset-entries`` (512) and keeps the compact
 #: intset encoding however many manifests share a record.
@@ -45,9 +47,13 @@ class KeyLayout:
 
     def __init__(self, namespace: str) -> None:
         if not isinstance(namespace, str) or not namespace:
-            raise ValueError("namespace must be a non-empty string")
+            raise InvalidInputError("namespace must be a non-empty string")
         if any(c in namespace for c in "{}"):
-            raise ValueError("namespace must not contain '{' or '}' (they are hash tags)")
+            raise InvalidInputError("namespace must not contain '{' or '}' (they are hash tags)")
+        try:
+            namespace.encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError("namespace: not valid Unicode (a lone surrogate)") from None
         self.namespace = namespace
         self.prefix = namespace + ":"
         self._g = namespace + ":{g}:"

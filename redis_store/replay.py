@@ -23,6 +23,7 @@ from redis_store.controller import (
     plan,
 )
 from redis_store.models import IndexReport
+from redis_store.store.validate import replayable
 
 
 def replay(
@@ -33,8 +34,11 @@ def replay(
 ) -> IndexReport:
     """Index ``report`` into ``store`` (any blocking Store) in claircore's controller call
     order. Returns the finished report as the store now holds it. ``on_step(state,
-    seconds)`` is called after each controller state."""
-    return drive(store, controller(report, on_step=on_step))
+    seconds)`` is called after each controller state. The report is checked first
+    (:func:`~redis_store.store.validate.replayable`): one the store would refuse part-way
+    raises a :class:`~redis_store.errors.StoreError` naming the field, having written
+    nothing."""
+    return drive(store, controller(replayable(report), on_step=on_step))
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 
     python scripts/affected_latency.py --url redis://127.0.0.1:6379/0 --manifests 1000
 
-Indexes a seeded workload (redis_store.workload) into a scratch namespace with claircore's
+Indexes a seeded workload (redis_store.demo.workload) into a scratch namespace with claircore's
 controller call sequence, draws vulnerabilities from its packages, then times
 ``affected_manifests`` one at a time and ``affected_manifests_batch`` for the whole sample.
 """

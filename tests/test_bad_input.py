@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from redis_store import (
+    AsyncRedisStore,
     Detector,
     DigestError,
     Distribution,
@@ -18,12 +19,17 @@ from redis_store import (
     Layer,
     Manifest,
     Package,
+    RedisStore,
     StoreError,
     UnknownLayerError,
     UnknownManifestError,
     UnknownScannerError,
     VersionedScanner,
+    Vulnerability,
+    ops,
+    replay,
 )
+from redis_store.demo import workload
 from tests.support import gen
 from tests.support.inspect import snapshot
 
@@ -221,7 +227,72 @@ CASES: list[tuple[str, type[Exception], Callable[[Any, Setup], Any], str]] = [
     ),
     ("index_report", DigestError, lambda st, s: st.index_report(42), "manifest"),
     ("manifest_lock", DigestError, lambda st, s: st.manifest_lock("nope").__enter__(), "manifest"),
+    (
+        "manifest_lock",
+        InvalidInputError,
+        lambda st, s: st.manifest_lock(s.m, timeout="soon").__enter__(),
+        "timeout",
+    ),
+    (
+        "manifest_lock",
+        InvalidInputError,
+        lambda st, s: st.manifest_lock(s.m, blocking="no").__enter__(),
+        "blocking",
+    ),
+    # a detector the store would refuse at the end of a replay: refused before the first write
+    ("replay", InvalidInputError, lambda st, s: replay.replay(st, colon_in_a_kind()), "detector"),
+    (
+        "affected_manifests",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests(vuln(distribution="debian")),
+        "vulnerability.distribution",
+    ),
+    (
+        "affected_manifests",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests(vuln(repository=Package(name="r"))),
+        "vulnerability.repository",
+    ),
+    (
+        "affected_manifests",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests(vuln(package="gzip")),
+        "vulnerability.package",
+    ),
+    (
+        "affected_manifests_batch",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests_batch([vuln(), vuln(fixed_in_version=None)]),
+        "vulnerabilities[1].fixed_in_version",
+    ),
+    (
+        "affected_manifests_batch",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests_batch([vuln(), vuln(name=42)]),
+        "vulnerabilities[1].name",
+    ),
+    (
+        "affected_manifests",
+        InvalidInputError,
+        lambda st, s: st.affected_manifests(vuln(), matchers=["rhel"]),
+        "matchers[0]",
+    ),
 ]
+
+
+def vuln(**fields: Any) -> Vulnerability:
+    """A vulnerability of package ``p`` with fields of any type (as a decoder might leave)."""
+    v = Vulnerability(package=Package(name="p"), fixed_in_version="2")
+    for name, value in fields.items():
+        object.__setattr__(v, name, value)
+    return v
+
+
+def colon_in_a_kind() -> IndexReport:
+    (r,) = workload.generate(1, 17)
+    pkg = next(iter((r.packages or {}).values()))
+    pkg.detector = Detector(name="dpkg", version="1", kind="pack:age")
+    return r
 
 
 @pytest.mark.parametrize(
@@ -243,3 +314,32 @@ def test_bad_input(
     assert text in str(info.value)
     assert snapshot(backend.client()) == before
     assert store.index_report(s.m).state == "kept"
+
+
+@pytest.mark.parametrize("lock_ttl", [1e-9, 2**64, float("nan"), "30", True])
+def test_a_lock_ttl_redis_cannot_use_is_refused_up_front(backend: Any, lock_ttl: Any) -> None:
+    """A time to live of 0 ms, or beyond what Redis adds to its clock, used to fail later in
+    Redis (a ResponseError on the first lock); refused when the store is made."""
+    for make in (RedisStore, AsyncRedisStore):
+        client = backend.client() if make is RedisStore else backend.async_client()
+        with pytest.raises(InvalidInputError, match="lock_ttl"):
+            make(client, "test", lock_ttl=lock_ttl)
+
+
+def test_what_the_writes_accept_fsck_accepts(backend: Any) -> None:
+    """set_index_report keeps any report as given (claircore's contract), IDs included:
+    a finished report with an empty ID, an ID never assigned, and records not matching the
+    manifest's is accepted, and fsck finds nothing wrong with the store that holds it."""
+    with RedisStore(backend.client(), "test") as store:
+        s = Setup(store)
+        odd = report(
+            s,
+            state="IndexFinished",
+            success=True,
+            packages={"": Package(id="", name="x"), "987654": Package(id="987654", name="y")},
+            environments={"987654": [Environment(introduced_in=s.layer)]},
+        )
+        store.set_index_report(odd)
+        store.set_index_finished(odd, [S])
+        assert ops.check(store) == []
+        assert store.index_report(s.m) == odd

@@ -17,7 +17,7 @@ from redis.exceptions import ResponseError
 
 from redis_store import ImportOutcome, IndexReport, RedisStore, ops
 from redis_store.store.calls import ScriptCall
-from tests.support.servers import RedisServer
+from tests.support.servers import RedisServer, start_redis
 from tests.test_cli_helpers import (
     INTERRUPTED_STEP,
     SHARED_REPORTS,
@@ -30,6 +30,7 @@ from tests.test_cli_helpers import (
     reports,
     write_reports,
 )
+from tests.test_cli_operators import env
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_import_directory(cli: Cli, tmp_path: Path) -> None:
     run = cli("import", str(tmp_path))
     assert run.code == 0, run.err
     assert run.out.startswith("imported 12, skipped 0 (already indexed), failed 0 in ")
-    assert "reports/s" in run.out
+    assert "imported/s" in run.out
     assert run.err == (
         "redis-store import: skipped 1 entry that is not a *.json, *.jsonl or *.ndjson file:"
         " notes.txt\n"
@@ -106,6 +107,52 @@ def test_import_real_claircore_reports(cli: Cli, tmp_path: Path) -> None:
     # one file named on its own is enough too, and is skipped now
     run = cli("import", str(tmp_path / SHARED_REPORTS[0].name))
     assert run.code == 0 and "skipped 1" in run.out
+
+
+@needs_shared
+def test_importing_claircores_reports_again_changes_nothing(cli: Cli) -> None:
+    """A second import of claircore's own reports is unchanged, also after ``--force`` (a
+    report whose packages have no source, or whose state is "", reads back the same)."""
+    files = [str(p) for p in SHARED_REPORTS]
+    assert cli("import", *files, "--json").json()["imported"] == len(files)
+    again = cli("import", *files, "--json")
+    assert again.code == 0, again.err
+    assert (again.json()["skipped"], again.json()["conflicts"]) == (len(files), 0)
+    forced = cli("import", *files, "--force", "--json")
+    assert forced.code == 0 and forced.json()["replaced"] == len(files)
+    after = cli("import", *files, "--json")
+    assert after.code == 0 and (after.json()["skipped"], after.json()["conflicts"]) == (
+        len(files),
+        0,
+    )
+    assert_consistent(cli.store())
+
+
+@pytest.mark.real_only
+def test_a_full_redis_stops_the_import_with_one_line(tmp_path: Path) -> None:
+    """Redis out of memory (noeviction): the import stops at the first write refused, says so
+    once, and exits 1; what it imported before is whole."""
+    server = start_redis("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    try:
+        write_reports(tmp_path, reports(300))
+        proc = subprocess.run(
+            [sys.executable, "-m", "redis_store", "import", str(tmp_path), "--json"],
+            capture_output=True,
+            text=True,
+            env=env(server.url),
+            timeout=300,
+        )
+        assert proc.returncode == 1, proc.stderr
+        out = json.loads(proc.stdout)
+        assert 0 < out["imported"] < 300 and out["failed"] == 0
+        errors = [line for line in proc.stderr.splitlines() if "memory" in line]
+        assert len(errors) == 1 and "out of memory" in errors[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+        with RedisStore(server.client(), namespace="claircore") as store:
+            assert len(list(ops.manifests(store))) == out["imported"]
+            assert ops.check(store) == []
+    finally:
+        server.stop()
 
 
 def test_bad_files_are_named_and_skipped(cli: Cli, tmp_path: Path) -> None:

@@ -226,17 +226,17 @@ def test_affected_bad_input(cli: Cli, stored: list[IndexReport], tmp_path: Path)
     bad = tmp_path / "bad.json"
     bad.write_text('{"id": "CVE-1", "package": ')
     run = cli("affected", str(bad))
-    assert run.code == 1 and "bad.json" in run.err and "not JSON" in run.err
+    assert run.code == 2 and "bad.json" in run.err and "not JSON" in run.err
     nopkg = tmp_path / "nopkg.json"
     nopkg.write_text('[{"id": "CVE-1", "package": {"name": "zlib"}}, {"id": "CVE-2"}]')
     run = cli("affected", str(nopkg))
-    assert run.code == 1 and "nopkg.json: vulnerability 2" in run.err
+    assert run.code == 2 and "nopkg.json: vulnerability 2" in run.err
     assert "package" in run.err
     run = cli("affected", str(tmp_path / "missing.json"))
-    assert run.code == 1 and "missing.json: No such file or directory" in run.err
+    assert run.code == 2 and "missing.json: No such file or directory" in run.err
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
-    assert cli("affected", str(empty)).code == 1
+    assert cli("affected", str(empty)).code == 2  # usage errors: nothing was asked
     assert cli("affected").code == 2
 
 

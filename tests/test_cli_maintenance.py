@@ -66,7 +66,8 @@ def test_expire(cli: Cli, digests: list[str]) -> None:
 def test_expire_bad_durations(cli: Cli, age: str) -> None:
     run = cli("expire", "--older-than", age)
     assert run.code == 2
-    assert "not a duration" in run.err or "expected one argument" in run.err
+    assert "not a duration" in run.err or "cannot be negative" in run.err
+    assert "expected one argument" not in run.err or age == ""
 
 
 def test_expire_needs_older_than(cli: Cli) -> None:
@@ -135,7 +136,7 @@ CORRUPTIONS: dict[str, tuple[str, Corruption]] = {
         lambda c, d, mid, layer: c.hincrby(K.entity_refs("pkg"), "1", 3),
     ),
     "index records dropped": (
-        "report-index-mismatch",
+        "record-unlisted",
         lambda c, d, mid, layer: c.hset(K.manifest(d), "recs", ""),
     ),
 }

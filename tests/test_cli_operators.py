@@ -288,6 +288,49 @@ def test_expire_of_everything_asks_first(
     assert main("expire", "--older-than", "0s", "--yes").code == 0 and present(store) == set()
 
 
+# -- reading is not using ----------------------------------------------------------------------
+
+
+def test_inspecting_is_not_a_use(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    """report, export, layers, list, stats and affected leave every manifest's last use as it
+    was (a nightly backup must not keep everything from expire, nor reorder evict's least
+    recently used); --mark-used opts in."""
+    digests = [str(r.hash) for r in populate(store, 3)]
+    for d in digests:  # last used long ago (by the server's clock)
+        store.client.hset(store.keys.manifest(d), "used", 1000)
+
+    def uses() -> list[bytes | None]:
+        return [store.client.hget(store.keys.manifest(d), "used") for d in digests]
+
+    shown = redis_store("report", digests[0], url=server.url)
+    assert shown.returncode == 0 and "last used      1970-01-01 00:16:40 UTC" in shown.stdout
+    for argv in (
+        ["report", digests[0], "--json"],
+        ["report", digests[0], "--json", "--summary"],
+        ["export", digests[1]],
+        ["export", "--all"],
+        ["export", "--all", "--out", str(tmp_path / "backup")],
+        ["layers", digests[2]],
+        ["list", "-l"],
+        ["stats"],
+    ):
+        assert main(*argv).code == 0, argv
+    assert uses() == [b"1000"] * 3
+    assert main("list", "--older-than", "30d").out.split() == digests  # expire would take them
+    summary = json.loads(main("report", digests[0], "--json", "--summary").out)
+    assert summary["manifest"] == digests[0] and summary["last_used"] == 1000
+    assert summary["state"] == "IndexFinished" and summary["packages"] > 0
+    exported = (tmp_path / "backup" / (digests[1].replace(":", "-") + ".json")).read_bytes()
+    assert exported.rstrip(b"\n") == store.index_report_json(digests[1])
+    store.client.hset(store.keys.manifest(digests[1]), "used", 1000)  # that read was a use
+    assert main("report", digests[0], "--mark-used").code == 0
+    assert main("export", digests[1], "--mark-used").code == 0
+    now, _ = store.client.time()
+    assert [abs(now - float(u or 0)) < 60 for u in uses()] == [True, True, False]
+
+
 # -- import ---------------------------------------------------------------------------------------
 
 
@@ -418,6 +461,78 @@ def test_affected_names_strict_and_undecided(
     assert main("affected", str(feed), "-q").err == ""
 
 
+# -- what the README promises to scripts ---------------------------------------------------------
+
+
+def test_a_cron_cleanup_with_nothing_old_succeeds(server: RedisServer, store: RedisStore) -> None:
+    """``list --older-than 90d | delete -`` is the usual cron job; usually nothing is old:
+    an empty list deletes nothing and is not an error (nor is --all on an empty namespace)."""
+    populate(store, 2)
+    rs = f"{shlex.quote(sys.executable)} -m redis_store"
+    script = (
+        f"{rs} list --older-than 90d --namespace {NS} | {rs} delete - --namespace {NS};"
+        " echo ${PIPESTATUS[@]}"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env(server.url), timeout=120
+    )
+    assert done.stdout.splitlines() == ["deleted 0, skipped 0 (locked), unknown 0", "0 0"]
+    assert done.stderr == "" and len(present(store)) == 2
+    assert redis_store("delete", url=server.url).returncode == 2  # nothing given at all
+    assert (
+        redis_store("delete", "--all", "--yes", "--namespace", "empty", url=server.url).returncode
+        == 0
+    )
+
+
+def test_affected_usage_errors_and_warnings(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    missing = redis_store("affected", str(tmp_path / "nonexistent.json"), url=server.url)
+    assert missing.returncode == 2 and "No such file" in one_line_error(missing)
+    (tmp_path / "bad.json").write_text('{"package": {"name": 42}}')
+    bad = main("affected", str(tmp_path / "bad.json"))
+    assert bad.code == 2 and "vulnerability 1" in bad.err
+    records.index_manifest(
+        store, [(Package(name="tar", version="1.29", kind="binary"), DEBIAN, None)]
+    )
+    typo = json.loads(
+        Vulnerability(
+            id="1", name="DSA-1", package=Package(name="tar"), distribution=DEBIAN,
+            fixed_in_version="1.30",
+        ).to_json()
+    )  # fmt: skip
+    right = main("affected", "-", stdin=json.dumps(typo).encode())
+    assert right.code == 0 and right.out.startswith("sha256:") and right.err == ""
+    typo["dist"] = typo.pop("distribution")
+    run = redis_store("affected", "-", url=server.url, stdin=json.dumps(typo).encode())
+    assert run.returncode == 0 and run.stdout == ""  # not affected, as claircore answers
+    assert "unknown keys 'dist'" in run.stderr
+    assert "no matcher applies to vulnerability 'DSA-1'" in run.stderr
+
+
+def test_import_prints_no_rate_of_nothing(
+    server: RedisServer, store: RedisStore, tmp_path: Path, main: Main
+) -> None:
+    for r in workload.generate(2, 40):
+        (tmp_path / f"{r.hash}.json".replace(":", "-")).write_bytes(r.to_json())
+    first = main("import", str(tmp_path))
+    assert first.code == 0 and re.search(
+        r"in \d+\.\d\d s \(\d+\.\d imported/s\)$", first.out.strip()
+    )
+    again = main("import", str(tmp_path))
+    assert again.code == 0 and again.out.strip().endswith(" s") and "/s" not in again.out
+
+
+def test_every_command_says_what_it_does(server: RedisServer) -> None:
+    for command in ("report", "layers", "scanners", "gc", "stats", "demo", "evict", "delete"):
+        text = redis_store(command, "--help", url=server.url).stdout
+        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        assert len(paragraphs) >= 3, (command, text)  # usage, a description, the options
+        assert not paragraphs[1].lstrip().startswith(("positional", "options")), text
+        assert "%%" not in text, text
+
+
 # -- exit statuses --------------------------------------------------------------------------------
 
 
@@ -514,7 +629,7 @@ def test_sigterm_stops_a_command_started_with_sigint_ignored(server: RedisServer
         proc.wait(timeout=1.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and "Traceback" not in err  # --watch runs until stopped
+    assert proc.returncode == 143 and "Traceback" not in err  # stopped by SIGTERM
 
 
 # -- misconfiguration: one line, exit 2 -----------------------------------------------------------

@@ -14,6 +14,7 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 from redis_store import ImportOutcome, RedisStore, StoreError, ops
 from redis_store.demo import workload
 from redis_store.ops.evict import least_recently_used, memory_used
+from redis_store.ops.nodes import primaries
 from tests.conftest import Backend, _require
 from tests.support.inspect import snapshot
 from tests.support.servers import RedisServer, redis_server_binary, start_redis
@@ -155,16 +156,17 @@ def test_the_evict_command(cli: Cli, backend: Backend) -> None:
     assert run.code == 2 and "not a size" in run.err
     # a dry run's estimate counts each manifest's own keys only: with every manifest named
     # it may still be over, and says so
-    run = cli("evict", "--max-memory", "1", "--dry-run", "--json")
+    floor = sum(int(n.info("memory")["used_memory_startup"]) for _, n in primaries(s.client))
+    run = cli("evict", "--max-memory", f"{floor}B", "--dry-run", "--json")
     assert run.code == 1 and run.json()["dry_run"] and run.json()["evicted"] == 20
     assert run.json()["estimated_bytes"] > 0
     with cli.store() as s:
         assert len(list(ops.manifests(s))) == 20
-    run = cli("evict", "--max-memory", str(budget), "--json")
+    run = cli("evict", "--max-memory", f"{budget}B", "--json")
     doc = run.json()
     assert run.code == 0 and doc["under_budget"] and doc["evicted"] > 0
     assert doc["ms_per_manifest"] > 0
-    run = cli("evict", "--max-memory", "1")
+    run = cli("evict", "--max-memory", f"{floor}B", "--yes")
     assert run.code == 1 and "OVER" in run.out  # everything deleted and still over
     with cli.store() as s:
         assert ops.check(s) == [] and list(ops.manifests(s)) == []

@@ -1,16 +1,22 @@
 """Hostile input for every public method: a StoreError or success, never anything else; a
-failed call leaves the keyspace as it was; whatever a write accepts, every read returns.
+failed call leaves the keyspace as it was; whatever a write accepts, every read returns and
+``fsck`` finds sound.
 
 Each example replaces one argument, or one field of an argument, of an otherwise valid call
 with a hostile value (wrong types, None, lone surrogates, ``:`` and braces, huge numbers,
-bytes, containers). ``FUZZ_EXAMPLES`` sets the examples per method (CI runs a bounded
-number; ``FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz.py -s`` gives the figures of
-the closing summary printed at the end).
+bytes, containers, and any decoded JSON value, nested), the store's options included. The
+``wire`` cases do what a server in front of the store will: decode a request's JSON (a
+valid report, vulnerability or manifest with one value somewhere replaced by decoded JSON
+garbage) with the models' ``from_json``, and hand what decodes to the methods.
+``FUZZ_EXAMPLES`` sets the examples per method (CI runs a bounded number;
+``FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz.py -s`` gives the figures of the
+closing summary printed at the end).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,8 +40,9 @@ from redis_store import (
     StoreError,
     Vulnerability,
     ops,
+    replay,
 )
-from redis_store.models import Version
+from redis_store.models import Alias, Range, Version
 from tests.support import gen
 from tests.support.inspect import snapshot
 from tests.support.servers import RedisServer
@@ -46,7 +53,21 @@ NS = "test"
 #: Totals over the run, printed at the end (``-s``).
 FIGURES: Counter[str] = Counter()
 
+#: Any value ``json.loads`` can give, nested: what a request body decodes to.
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
 HOSTILE = st.one_of(
+    JSON,
     st.none(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True),
@@ -111,6 +132,8 @@ class World:
         self.report = self.make_report()
         store.index_manifest(self.report)
         store.set_index_finished(self.report, [self.scanner])
+        #: A manifest not stored yet, for the calls that would create it (replay).
+        self.fresh = gen.random_digest()
 
     def make_report(self) -> IndexReport:
         pkg = dataclasses.replace(self.pkg, source=dataclasses.replace(self.pkg.source))
@@ -131,14 +154,42 @@ class World:
         )
 
 
+def fresh_report(w: World, where: str, field: str, value: Any) -> IndexReport:
+    """The world's report for a manifest not stored yet, one field replaced (the replays)."""
+    r = w.make_report()
+    r.hash = w.fresh  # type: ignore[assignment]
+    return report_variants(w, where, field, value, r)
+
+
+def vulnerability(field: str = "", value: Any = None, where: str = "") -> Vulnerability:
+    """A vulnerability affecting the world's package, with one field (of its package,
+    distribution, repository, range or alias when ``where`` says so) replaced."""
+    v = Vulnerability(
+        id="1",
+        name="CVE-1",
+        package=Package(name="p"),
+        distribution=Distribution(did="debian", version_id="12"),
+        repository=Repository(name="r"),
+        fixed_in_version="2",
+        range=Range(),
+        aliases=[Alias("CVE", "CVE-1")],
+    )
+    if field:
+        target = v if not where else v.aliases[0] if where == "alias" else getattr(v, where)  # type: ignore[index]
+        _set(target, field, value)
+    return v
+
+
 def _set(obj: Any, field: str, value: Any) -> Any:
     object.__setattr__(obj, field, value)
     return obj
 
 
-def report_variants(w: World, where: str, field: str, value: Any) -> IndexReport:
-    """The world's report with one field, somewhere in it, replaced."""
-    r = w.make_report()
+def report_variants(
+    w: World, where: str, field: str, value: Any, r: IndexReport | None = None
+) -> IndexReport:
+    """The world's report (or ``r``) with one field, somewhere in it, replaced."""
+    r = r or w.make_report()
     pkg = next(iter(r.packages.values()))  # type: ignore[union-attr]
     targets: dict[str, Any] = {
         "report": r,
@@ -169,6 +220,20 @@ PACKAGE_FIELDS = [f.name for f in dataclasses.fields(Package)]
 DIST_FIELDS = [f.name for f in dataclasses.fields(Distribution)]
 REPO_FIELDS = [f.name for f in dataclasses.fields(Repository)]
 SCANNER_FIELDS = ["name", "version", "kind"]
+VULNERABILITY_FIELDS = [("", f.name) for f in dataclasses.fields(Vulnerability)] + [
+    (where, f.name)
+    for where, cls in (
+        ("package", Package),
+        ("distribution", Distribution),
+        ("repository", Repository),
+        ("range", Range),
+        ("alias", Alias),
+    )
+    for f in dataclasses.fields(cls)
+]
+#: The store's options, each given a hostile value in turn.
+OPTIONS = ["namespace", "lock_ttl", "wait_replicas", "wait_timeout", "local_cache", "origin"]
+OPTIONS += ["metrics", "tracing"]
 
 
 def broken_scanner(field: str, value: Any) -> Scanner:
@@ -321,24 +386,136 @@ CALLS: dict[str, st.SearchStrategy[Call]] = {
         st.builds(lambda v: lambda w: w.store.delete_manifests(v), HOSTILE),
         st.builds(lambda v: lambda w: w.store.delete_manifests(w.m, v), HOSTILE),
     ),
-    "affected_manifests": st.builds(
-        lambda f, v: (
-            lambda w: w.store.affected_manifests(
-                Vulnerability(package=_set(Package(name="p"), f, v), fixed_in_version="2")
-            )
+    "affected_manifests": st.one_of(
+        st.builds(
+            lambda p, v: lambda w: w.store.affected_manifests(vulnerability(p[1], v, p[0])),
+            st.sampled_from(VULNERABILITY_FIELDS),
+            HOSTILE,
         ),
-        st.sampled_from(PACKAGE_FIELDS),
-        HOSTILE,
+        st.builds(lambda v: lambda w: w.store.affected_manifests(v), HOSTILE),
+        st.builds(
+            lambda v: lambda w: w.store.affected_manifests(vulnerability(), matchers=v), HOSTILE
+        ),
+        st.builds(
+            lambda v: lambda w: w.store.affected_manifests(vulnerability(), strict=v), HOSTILE
+        ),
     ),
-    "manifest_lock": st.builds(
-        lambda v: (
-            lambda w: (
-                w.store.manifest_lock(v, blocking=False).__enter__().__exit__(None, None, None)
-            )
+    "affected_manifests_batch": st.one_of(
+        st.builds(
+            lambda p, v: (
+                lambda w: w.store.affected_manifests_batch(
+                    [vulnerability(), vulnerability(p[1], v, p[0])]
+                )
+            ),
+            st.sampled_from(VULNERABILITY_FIELDS),
+            HOSTILE,
         ),
+        st.builds(lambda v: lambda w: w.store.affected_manifests_batch(v), HOSTILE),
+        st.builds(
+            lambda v: lambda w: w.store.affected_manifests_batch([vulnerability(), v]), HOSTILE
+        ),
+        st.builds(
+            lambda v: lambda w: w.store.affected_manifests_batch([vulnerability()], matchers=v),
+            HOSTILE,
+        ),
+    ),
+    "manifest_lock": st.one_of(
+        st.builds(
+            lambda v: (
+                lambda w: (
+                    w.store.manifest_lock(v, blocking=False).__enter__().__exit__(None, None, None)
+                )
+            ),
+            HOSTILE,
+        ),
+        st.builds(
+            lambda name, v: (
+                lambda w: (
+                    w.store.manifest_lock(w.m, **{name: v}).__enter__().__exit__(None, None, None)
+                )
+            ),
+            st.sampled_from(["blocking", "timeout"]),
+            HOSTILE,
+        ),
+    ),
+    "replay": st.one_of(
+        st.builds(
+            lambda p, v: lambda w: replay.replay(w.store, fresh_report(w, *p, v)),
+            st.sampled_from(REPORT_FIELDS),
+            HOSTILE,
+        ),
+        st.builds(
+            lambda p, v: lambda w: w.store.import_report(fresh_report(w, *p, v)),
+            st.sampled_from(REPORT_FIELDS),
+            HOSTILE,
+        ),
+        st.builds(lambda v: lambda w: replay.replay(w.store, v), HOSTILE),
+    ),
+    "store options": st.builds(
+        lambda name, v: lambda w: RedisStore(w.store.client, **{"namespace": NS, name: v}).close(),
+        st.sampled_from(OPTIONS),
         HOSTILE,
     ),
 }
+
+
+def replace_at(doc: Any, path: list[int], value: Any) -> Any:
+    """``doc`` (decoded JSON) with the value ``path`` leads to replaced: at each level the
+    child ``index % len`` (keys in order), until the path or the nesting ends."""
+    if not path or not isinstance(doc, dict | list) or not doc:
+        return value
+    keys = sorted(doc) if isinstance(doc, dict) else list(range(len(doc)))
+    key = keys[path[0] % len(keys)]
+    doc[key] = replace_at(doc[key], path[1:], value)
+    return doc
+
+
+#: Where in a document the garbage goes, and what it is.
+GARBAGE = st.tuples(st.lists(st.integers(0, 63), max_size=6), JSON)
+
+
+def garbled(source: bytes, where: tuple[list[int], Any]) -> bytes:
+    """A valid document's JSON with one value somewhere replaced by decoded-JSON garbage."""
+    path, value = where
+    return json.dumps(replace_at(json.loads(source), path, value)).encode()
+
+
+def _wire_report(w: World, where: tuple[list[int], Any], method: str) -> Any:
+    fresh = method == "replay"
+    r = w.make_report()
+    if fresh:
+        r.hash = w.fresh
+    decoded = IndexReport.from_json(garbled(r.to_json(), where))
+    if method == "replay":
+        return replay.replay(w.store, decoded)
+    if method == "set_index_finished":
+        return w.store.set_index_finished(decoded, [w.scanner])
+    return getattr(w.store, method)(decoded)
+
+
+def _wire_vulnerability(w: World, where: tuple[list[int], Any], batch: bool) -> Any:
+    decoded = Vulnerability.from_json(garbled(vulnerability().to_json(), where))
+    if batch:
+        return w.store.affected_manifests_batch([vulnerability(), decoded]).to_json()
+    return w.store.affected_manifests(decoded)
+
+
+def _wire_manifest(w: World, where: tuple[list[int], Any]) -> Any:
+    m = Manifest(hash=w.fresh, layers=[Layer(hash=w.layer), Layer(hash=gen.random_digest())])
+    return w.store.persist_manifest(Manifest.from_json(garbled(m.to_json(), where)))
+
+
+CALLS["wire"] = st.one_of(
+    st.builds(
+        lambda where, method: lambda w: _wire_report(w, where, method),
+        GARBAGE,
+        st.sampled_from(["set_index_report", "set_index_finished", "index_manifest", "replay"]),
+    ),
+    st.builds(
+        lambda where, batch: lambda w: _wire_vulnerability(w, where, batch), GARBAGE, st.booleans()
+    ),
+    st.builds(lambda where: lambda w: _wire_manifest(w, where), GARBAGE),
+)
 
 
 def read_everything(w: World) -> None:
@@ -402,6 +579,10 @@ def check_call(w: World, call: Call) -> None:
     except Exception as e:
         FIGURES["accepted but unreadable"] += 1
         raise AssertionError(f"accepted, then unreadable: {type(e).__name__}: {e}") from e
+    found = ops.check(w.store)
+    if found:
+        FIGURES["accepted, fsck disagrees"] += 1
+        raise AssertionError(f"accepted, then fsck found: {found}")
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))
@@ -436,8 +617,15 @@ def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         shown = ", ".join(
             f"{k} {FIGURES[k]}"
-            for k in ("calls", "rejected", "leaks", "partial writes", "accepted but unreadable")
+            for k in (
+                "calls",
+                "rejected",
+                "leaks",
+                "partial writes",
+                "accepted but unreadable",
+                "accepted, fsck disagrees",
+            )
         )
         print(f"\nfuzz: {shown}")
     assert FIGURES["leaks"] == FIGURES["partial writes"] == 0
-    assert FIGURES["accepted but unreadable"] == 0
+    assert FIGURES["accepted but unreadable"] == FIGURES["accepted, fsck disagrees"] == 0

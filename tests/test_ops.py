@@ -59,7 +59,7 @@ CORRUPTIONS: dict[str, tuple[str, Callable[[Any, tuple[str, str, str, str]], Any
         ),
     ),
     "index records dropped": (
-        "report-index-mismatch",
+        "record-unlisted",
         lambda c, p: c.hset(K.manifest(p[0]), "recs", ""),
     ),
     "orphan layer": (

@@ -58,7 +58,7 @@ from redis_store.cli.errors import (
     UsageError,
 )
 from redis_store.cli.options import Command, Subparsers, add_output_options, common_options
-from redis_store.errors import StoreError
+from redis_store.errors import OriginError, StoreError
 from redis_store.version import __version__
 
 #: Each command module contributes its subparser(s), in the order ``--help`` lists them;
@@ -90,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one ``redis-store`` command; returns the exit status (2 for usage errors)."""
+def main(argv: list[str] | None = None, *, final: bool = False) -> int:
+    """Run one ``redis-store`` command; returns the exit status (2 for usage errors).
+
+    ``final``: the process exits right after (the console script), so signals arriving
+    once the command is done end it at once (see :mod:`redis_store.cli.interrupts`)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -101,9 +104,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("redis-store: error: a command is required", file=sys.stderr)
         return USAGE
-    with console.output(args), interrupts.terminate_as_interrupt():
-        status = run(args)
+    try:
+        with (
+            interrupts.terminate_as_interrupt(final=final),
+            interrupts.redeliver_lost_interrupts(),
+            console.output(args),
+        ):
+            status = run(args)
+    except KeyboardInterrupt:  # a second signal while the command was saying it stopped
+        status = INTERRUPTED
     return interrupts.exit_status(status)
+
+
+def program() -> None:
+    """The ``redis-store`` console script (and ``python -m redis_store``)."""
+    try:
+        status = main(final=True)
+    except KeyboardInterrupt:  # before the command's own handling began (parsing)
+        status = INTERRUPTED
+    raise SystemExit(status)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"redis-store {name}: {e}", file=sys.stderr)
     except (RedisConnectionError, RedisTimeoutError, RedisError, RedisClusterException) as e:
         return _redis_failure(args, e)
+    except OriginError as e:  # a read through an origin: said as a Redis failure is
+        print(f"redis-store {name}: {e}", file=sys.stderr)
+        return USAGE if e.misconfigured else FAILED
     except StoreError as e:
         print(f"redis-store {name}: store error: {type(e).__name__}: {e}", file=sys.stderr)
     except Interrupted:  # the command has said where it stopped
@@ -153,4 +175,4 @@ def _redis_failure(args: argparse.Namespace, error: BaseException) -> int:
     return FAILED
 
 
-__all__ = ["build_parser", "connect", "main"]
+__all__ = ["build_parser", "connect", "main", "program"]

@@ -52,7 +52,7 @@ def add_demo_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         None,
         help="index a generated registry and report sizes and timings",
         description="Generate a realistic registry of claircore IndexReports, index it in"
-        " claircore's controller call order, read it back, delete 10%% of it, and print what"
+        " claircore's controller call order, read it back, delete 10% of it, and print what"
         " was stored and how long each step took.",
     )
     p.add_argument(

@@ -23,6 +23,7 @@ from redis_store.cli.errors import FAILED, INTERRUPTED, Misconfigured, UsageErro
 from redis_store.cli.interrupts import stop_asked
 from redis_store.cli.jobfile import job_metrics
 from redis_store.cli.options import positive_int
+from redis_store.cli.origins import checked
 from redis_store.fill import fill_from_origin
 from redis_store.store import RedisStore
 from redis_store.store.validate import digest as as_digest
@@ -82,9 +83,9 @@ def open_origin(
     token: str | None = None,
     ca_file: str | None = None,
 ) -> Origin:
-    """The origin ``flag`` names (the token defaults to ``$CLAIR_TOKEN``)."""
+    """The origin ``flag`` names (the token defaults to ``$CLAIR_TOKEN``), checked."""
     try:
-        return origin_from_url(
+        origin = origin_from_url(
             url,
             timeout=timeout,
             token=token or os.environ.get(TOKEN_ENV) or None,
@@ -92,6 +93,7 @@ def open_origin(
         )
     except ValueError as e:
         raise Misconfigured(f"{flag}: {e}") from None
+    return checked(origin)
 
 
 def _origin(args: argparse.Namespace) -> Origin:
@@ -155,7 +157,7 @@ def cmd_import_from(args: argparse.Namespace) -> int:
     try:
         with (
             job_metrics(args, "import") as job,
-            stop_asked(stop, "stopping after the reports in hand"),
+            stop_asked(stop, "redis-store import: stopping after the reports in hand"),
         ):
             result = fill_from_origin(
                 open_store_,
@@ -180,7 +182,7 @@ def cmd_import_from(args: argparse.Namespace) -> int:
         progress.clear()
         origin.close()
     for d, error in result.failed:
-        warn("import", f"{d}: {error}")
+        warn("import", error if d in error else f"{d}: {error}")
     summary = result.summary()
     if result.complete_mirror:
         summary += f"\nthe store now holds every finished report {origin.name} holds"

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import time
 from dataclasses import asdict
+from typing import Any
 
 from redis_store import ops
 from redis_store.cli import console
@@ -18,27 +19,53 @@ from redis_store.cli.connection import open_store
 from redis_store.cli.console import fmt_bytes, fmt_time, print_json, scanner_text
 from redis_store.cli.errors import CommandError
 from redis_store.cli.fill import open_origin
-from redis_store.cli.options import Subparsers, add_command, digest, duration, positive_int
+from redis_store.cli.options import (
+    Subparsers,
+    add_command,
+    add_mark_used_option,
+    digest,
+    duration,
+    positive_int,
+)
 from redis_store.models import IndexReport
 from redis_store.tier.origins import ReadThrough
 
 
-def _report_summary(report: IndexReport, info: ops.ManifestInfo | None) -> str:
+def report_summary(report: IndexReport, info: ops.ManifestInfo | None) -> dict[str, Any]:
+    """What ``report`` shows about a report (and, where stored, its manifest), as data:
+    ``report --json --summary`` prints it, the text summary lays it out."""
     pkgs = list((report.packages or {}).values())
     sources = {(p.source.name, p.source.version) for p in pkgs if p.source and p.source.name}
-    dists = [
-        d.pretty_name or f"{d.name} {d.version}".strip()
-        for d in (report.distributions or {}).values()
-    ]
-    repos = [r.name or r.uri for r in (report.repositories or {}).values()]
-    state = f"{report.state or '(none)'} ({'success' if report.success else 'failed'})"
+    return {
+        "manifest": str(report.hash),
+        "state": report.state,
+        "success": report.success,
+        "err": report.err or None,
+        "layers": None if info is None else len(info.layers),
+        "packages": len(pkgs),
+        "source_packages": len(sources),
+        "distributions": [
+            d.pretty_name or f"{d.name} {d.version}".strip()
+            for d in (report.distributions or {}).values()
+        ],
+        "repositories": [r.name or r.uri for r in (report.repositories or {}).values()],
+        "index_records": len(report.index_records()),
+        "stored_records": None if info is None else info.records,
+        "scanners": None if info is None else [asdict(s) for s in info.scanners],
+        "stored_bytes": None if info is None else info.report_bytes,
+        "last_used": None if info is None else info.last_used,
+    }
+
+
+def _report_text(summary: dict[str, Any], info: ops.ManifestInfo | None) -> str:
+    state = f"{summary['state'] or '(none)'} ({'success' if summary['success'] else 'failed'})"
     rows = [
-        ("manifest", str(report.hash)),
-        ("state", state + (f": {report.err}" if report.err else "")),
-        ("packages", f"{len(pkgs)} (from {len(sources)} source packages)"),
-        ("distributions", ", ".join(dists) or "(none)"),
-        ("repositories", ", ".join(repos) or "(none)"),
-        ("index records", str(len(report.index_records()))),
+        ("manifest", summary["manifest"]),
+        ("state", state + (f": {summary['err']}" if summary["err"] else "")),
+        ("packages", f"{summary['packages']} (from {summary['source_packages']} source packages)"),
+        ("distributions", ", ".join(summary["distributions"]) or "(none)"),
+        ("repositories", ", ".join(summary["repositories"]) or "(none)"),
+        ("index records", str(summary["index_records"])),
     ]
     if info is not None:
         rows.insert(2, ("layers", str(len(info.layers))))
@@ -80,30 +107,40 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Show one stored report: claircore JSON with --json, else a summary."""
+    """Show one stored report: claircore JSON with --json, else a summary. Reading it is not
+    a use of the manifest (``expire``, ``evict``) unless --mark-used."""
     through = None if args.through is None else open_origin(args.through, "--through")
+    took = 0.0
     with open_store(args) as store, contextlib.ExitStack() as stack:
-        if through is not None:
-            stack.callback(through.close)
-            store.tier = ReadThrough(through)
-        info = ops.manifest_info(store, args.digest)  # before the read updates last_used
-        start = time.perf_counter()
-        report = store.index_report(args.digest)
-        took = time.perf_counter() - start
-        if info is None and report is not None:  # read through
-            info = ops.manifest_info(store, args.digest)
+        info = ops.manifest_info(store, args.digest)
+        source: bytes | None = None
+        if not args.mark_used:
+            ((_, source),) = ops.stored_reports(store, [args.digest])
+        if source is None and (args.mark_used or through is not None):
+            if through is not None:
+                stack.callback(through.close)
+                store.tier = ReadThrough(through)
+            start = time.perf_counter()
+            source = store.index_report_json(args.digest)  # a use, or an import
+            took = time.perf_counter() - start
+            if info is None and source is not None:  # read through
+                info = ops.manifest_info(store, args.digest)
     if through is not None and store.tier is not None and store.tier.stats().imported:
         console.note(
             "report",
             f"not in Redis: read through {through.name} and imported in {1000 * took:.0f} ms",
         )
-    if report is None:
+    if source is None:
         where = "" if through is None else f" (nor at {through.name})"
         raise CommandError(f"no report for {args.digest}{where}")
+    if args.json and not args.summary:
+        print(source.decode())
+        return 0
+    summary = report_summary(IndexReport.from_json(source), info)
     if args.json:
-        print(report.to_json().decode())
+        print_json(summary)
     else:
-        print(_report_summary(report, info))
+        print(_report_text(summary, info))
     return 0
 
 
@@ -207,25 +244,62 @@ def add_look_parsers(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--layer", type=digest, metavar="DIGEST", help="only manifests using this layer")
     p.add_argument("-l", "--long", action="store_true", help="with state, layer count and last use")
-    for name, func, help in (
-        ("report", cmd_report, "one stored report: a summary, or its claircore JSON with --json"),
-        ("layers", cmd_layers, "a manifest's layers and which scanners scanned each"),
+    for name, func, help, description in (
+        (
+            "report",
+            cmd_report,
+            "one stored report: a summary, or its claircore JSON with --json",
+            "Show a manifest's stored report: a summary (state, packages, distributions,"
+            " repositories, index records, scanners, size, last use); --json the report in"
+            " claircore's JSON, --json --summary the summary as JSON. Reading it is not a use"
+            " of the manifest (expire, evict) unless --mark-used. --through reads a report"
+            " Redis does not hold through a Clair and keeps it. Exit 1 when there is none.",
+        ),
+        (
+            "layers",
+            cmd_layers,
+            "a manifest's layers and which scanners scanned each",
+            "A manifest's layers in order and, for each, the registered scanners that scanned"
+            " it (layer_scanned). Exit 1 for a manifest the store does not know.",
+        ),
     ):
-        p = add_command(sub, name, func, common, help=help)
+        p = add_command(sub, name, func, common, help=help, description=description)
         p.add_argument("digest", type=digest, metavar="DIGEST")
         if name == "report":
+            p.add_argument(
+                "--summary",
+                action="store_true",
+                help="with --json: the summary (state, counts, scanners, size, last use) as"
+                " JSON, rather than the report in claircore's JSON",
+            )
+            add_mark_used_option(p)
             p.add_argument(
                 "--through",
                 metavar="URL",
                 help="on a miss, read the report through a Clair (clair+postgresql://... or"
                 " https://...; token from $CLAIR_TOKEN) and keep it, as a cache tier does",
             )
-    add_command(sub, "scanners", cmd_scanners, common, help="the scanner registry")
+    add_command(
+        sub,
+        "scanners",
+        cmd_scanners,
+        common,
+        help="the scanner registry",
+        description="The scanner registry: every scanner (name, version, kind) an indexer"
+        " registered in the namespace, by the ID the store gave it.",
+    )
 
 
 def add_stats_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, "stats", cmd_stats, common, help="counts, memory by key family, largest manifests"
+        sub,
+        "stats",
+        cmd_stats,
+        common,
+        help="counts, memory by key family, largest manifests",
+        description="Counts per entity, memory by key family (MEMORY USAGE on a sample of"
+        " each family's keys, scaled up; not on fakeredis) and the largest manifests by"
+        " index records. Reads the whole namespace (SCAN).",
     )
     p.add_argument(
         "--sample",

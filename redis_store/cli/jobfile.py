@@ -21,11 +21,22 @@ from redis_store.observe import textfile
 class JobRun:
     """What a command reports about its run; ``file`` is None without --metrics-file."""
 
-    def __init__(self, file: textfile.JobFile | None) -> None:
+    def __init__(
+        self, file: textfile.JobFile | None, job: str = "", path: str | None = None
+    ) -> None:
         self.file = file
+        self.job, self.path = job, path
         #: Set False by a command that stopped before its end (interrupted, aborted).
         self.completed = True
         self.dry_run = False
+
+    def publish(self, seconds: float, *, success: bool) -> None:
+        """Write the figures now (a command that runs until stopped does so after each
+        pass); nothing without --metrics-file."""
+        if self.file is None or self.path is None:
+            return
+        self.file.run(self.job, seconds=seconds, success=success, dry_run=self.dry_run)
+        self.file.write(self.path)
 
 
 @contextmanager
@@ -41,22 +52,15 @@ def job_metrics(args: argparse.Namespace, job: str) -> Iterator[JobRun]:
         )
     if not Path(path).parent.is_dir():
         raise UsageError(f"--metrics-file {path}: no such directory {str(Path(path).parent)!r}")
-    run = JobRun(textfile.JobFile(args.namespace))
+    run = JobRun(textfile.JobFile(args.namespace), job, path)
     start = time.perf_counter()
     failed = True
     try:
         yield run
         failed = False
     finally:
-        assert run.file is not None
-        run.file.run(
-            job,
-            seconds=time.perf_counter() - start,
-            success=run.completed and not failed,
-            dry_run=run.dry_run,
-        )
         try:
-            run.file.write(path)
+            run.publish(time.perf_counter() - start, success=run.completed and not failed)
         except OSError as e:
             message = f"cannot write --metrics-file {path}: {e.strerror or e}"
             if failed:  # the command's own error is the one to report

@@ -29,7 +29,13 @@ from redis_store.cli.errors import FAILED, CommandError, UsageError
 from redis_store.cli.fill import cmd_import_from, finish_import, origin_options
 from redis_store.cli.interrupts import finish_first
 from redis_store.cli.jobfile import job_metrics
-from redis_store.cli.options import Subparsers, add_command, add_metrics_file_option, digest
+from redis_store.cli.options import (
+    Subparsers,
+    add_command,
+    add_mark_used_option,
+    add_metrics_file_option,
+    digest,
+)
 from redis_store.codec.wire import report_from_obj
 from redis_store.models import Digest
 from redis_store.store import RedisStore
@@ -86,7 +92,9 @@ class ImportResult:
             )
         text += f", failed {len(self.failed)}"
         if self.handled and self.seconds > 0:
-            text += f" in {self.seconds:.2f} s ({self.rate:.1f} reports/s)"
+            text += f" in {self.seconds:.2f} s"
+            if self.imported:  # a rate of nothing imported says nothing
+                text += f" ({len(self.imported) / self.seconds:.1f} imported/s)"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -185,8 +193,9 @@ class Sources:
 
     documents: Iterator[Document]
     files: int
-    #: Whether every source is one file of one report (the progress bar's total is known).
-    counted: bool
+    #: The progress bar's total: a report per file, a line per JSON lines file (None with
+    #: stdin among the sources).
+    total: int | None
     skipped: list[str] = field(default_factory=list)
 
 
@@ -226,8 +235,24 @@ def import_sources(paths: Sequence[str]) -> Sources:
             except OSError as e:
                 yield str(p), ValueError(e.strerror or str(e))
 
-    counted = all(p != "-" and not str(p).endswith(JSON_LINES) for p in plan)
-    return Sources(items(), len(plan), counted, skipped)
+    return Sources(items(), len(plan), _total(plan), skipped)
+
+
+def _total(plan: Sequence[str | Path]) -> int | None:
+    """How many reports the sources hold, as far as it is known before reading them."""
+    total = 0
+    for p in plan:
+        if p == "-":
+            return None
+        if not str(p).endswith(JSON_LINES):
+            total += 1
+            continue
+        try:
+            with open(p, "rb") as f:
+                total += sum(1 for line in f if line.strip())
+        except OSError:
+            total += 1  # reported when it is read
+    return total
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -250,7 +275,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             else "entries that are not *.json, *.jsonl or *.ndjson files"
         )
         note("import", f"skipped {n} {what}: {shown}")
-    total: int | None = sources.files if sources.counted else None
+    total = sources.total
     result = ImportResult()
     progress = console.progress()
     start = time.perf_counter()
@@ -263,7 +288,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     if isinstance(doc, Exception):
                         raise doc
                     report = report_from_obj(doc)
-                    with finish_first():
+                    with finish_first("import"):
                         try:
                             outcome = store.import_report(
                                 report, force=args.force, lock_timeout=args.lock_timeout
@@ -410,22 +435,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     missing: list[Digest] = []
     with open_store(args) as store:
         digests = [d for _, d in ops.manifests(store)] if args.all else args.digests
+        wanted = list(dict.fromkeys(digests))
+        # reading is not a use of the manifest (a nightly backup must not keep everything
+        # from expire), unless --mark-used: then through index_report_json, which records it
+        found = (
+            ((d, store.index_report_json(d)) for d in wanted)
+            if args.mark_used
+            else ops.stored_reports(store, wanted)
+        )
         try:
-            for i, d in enumerate(dict.fromkeys(digests), 1):
-                report = store.index_report(d)
-                if report is None:
+            for i, (d, data) in enumerate(found, 1):
+                if data is None:
                     missing.append(d)
                     progress.clear()
                     warn("export", f"no report for {d}")
                     continue
-                data = report.to_json()
                 if out_dir is None:
                     sys.stdout.write(data.decode() + "\n")
                 else:
                     path = out_dir / export_name(d)
                     _write_atomically(path, data + b"\n")
                     written.append(str(path))
-                progress.update("exporting", i, len(digests))
+                progress.update("exporting", i, len(wanted))
         finally:
             progress.clear()
     if out_dir is not None:
@@ -450,3 +481,4 @@ def add_export_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("digests", nargs="*", type=digest, metavar="DIGEST")
     p.add_argument("--all", action="store_true", help="every manifest in the namespace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write one file per manifest here")
+    add_mark_used_option(p)

@@ -66,9 +66,9 @@ def read_digests(args: argparse.Namespace) -> list[Digest]:
             out.append(Digest(value))
         except DigestError as e:
             raise UsageError(f"bad digest {value!r} ({where}): {e}") from None
-    if not out:
-        raise UsageError("no digests given")
-    return list(dict.fromkeys(out))
+    if not args.digests and args.from_file is None:
+        raise UsageError("no digests given (DIGEST..., --from FILE, - for stdin, or --all)")
+    return list(dict.fromkeys(out))  # a list read empty (nothing old to delete) is no error
 
 
 def everything(store: RedisStore) -> int:
@@ -96,7 +96,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         known = [d for d, e in zip(wanted, ops.manifests_exist(store, wanted), strict=True) if e]
         try:
             for i in range(0, len(known), 100):  # each call is atomic per manifest
-                with finish_first():
+                with finish_first("delete"):
                     deleted += store.delete_manifests(*known[i : i + 100])
                 progress.update("deleting", min(i + 100, len(known)), len(known))
         except KeyboardInterrupt:
@@ -130,9 +130,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if interrupted:
         warn("delete", "interrupted; each manifest is deleted whole or not at all")
         return INTERRUPTED
-    if args.all and not wanted:
-        return 0  # an empty namespace is what --all asked for
-    failed = not lists["deleted"] or lists["locked"] or lists["not_deleted"]
+    # nothing asked (an empty list, an empty namespace with --all) is nothing left undone
+    failed = (wanted and not lists["deleted"]) or lists["locked"] or lists["not_deleted"]
     return FAILED if failed else 0
 
 
@@ -147,7 +146,8 @@ def add_delete_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         " no other manifest uses and entities nothing references, atomically; a manifest"
         " an indexer holds the lock of is skipped. All digests are read and checked first."
         " --all deletes every manifest of the namespace, after asking on a terminal (or with"
-        " --yes). Exit 1 when nothing was deleted or a manifest was skipped.",
+        " --yes). Exit 1 when none of the digests given was deleted, or a manifest was"
+        " skipped; an empty list (from - or --from) deletes nothing and exits 0.",
     )
     p.add_argument("digests", nargs="*", metavar="DIGEST|-", help="digests, or - for stdin")
     p.add_argument("--all", action="store_true", help="every manifest of the namespace")
@@ -330,6 +330,11 @@ def add_maintenance_parsers(sub: Subparsers, common: argparse.ArgumentParser) ->
         cmd_gc,
         common,
         help="reclaim what interrupted operations left (safe while indexers run)",
+        description="Reclaim what an interrupted operation or a hand edit left behind:"
+        " layers no manifest uses, index records of deleted manifests, packages,"
+        " distributions, repositories and files nothing references, links to deleted"
+        " manifests. Each item is checked again atomically as it is reclaimed, so it is safe"
+        " while indexers run; on a healthy store there is nothing to reclaim.",
     )
     p.add_argument("--dry-run", action="store_true", help="count what would be reclaimed")
     add_metrics_file_option(p)

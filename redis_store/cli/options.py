@@ -31,6 +31,17 @@ def positive_int(text: str) -> int:
     return n
 
 
+def positive_float(text: str) -> float:
+    """Seconds and the like: a number above zero."""
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not n > 0 or n == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return n
+
+
 def namespace(text: str) -> str:
     """A namespace the store accepts (its own rule), so a bad one is a usage error."""
     try:
@@ -58,24 +69,46 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def duration(text: str) -> Duration:
     """``30d``, ``12h``, ``90m``: a number and one of the units s, m, h, d, w."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)([smhdw])", text.strip())
     if m is None:
         raise argparse.ArgumentTypeError(
             f"not a duration: {text!r} (a number and a unit s, m, h, d or w, e.g. 30d)"
         )
+    if m[1].startswith("-"):
+        raise argparse.ArgumentTypeError(f"an age cannot be negative: {text!r}")
     return Duration(text.strip(), float(m[1]) * _UNITS[m[2]])
 
 
 def size(text: str) -> int:
-    """Bytes: ``2GiB``, ``512MiB``, ``1.5G``, ``800mb``; every unit is a power of 1024 (as
-    Redis reads ``maxmemory 2gb``). A bare number is bytes."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:ib|b)?|b?)", text.strip().lower())
+    """Bytes: ``2GiB``, ``512MiB``, ``1.5G``, ``800mb``, ``4096B``; every unit is a power of
+    1024 (as Redis reads ``maxmemory 2gb``). The unit is required: a bare ``1536`` could mean
+    bytes or a slip of MiB, and either reading deletes data when it is the wrong one."""
+    value = text.strip().lower()
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*(?:([kmgt])(?:ib|b)?|(b))?", value)
     if m is None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2GiB, 512MiB, 1.5G)")
+    if m[1].startswith("-"):
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
+    if m[2] is None and m[3] is None:
+        raise argparse.ArgumentTypeError(
+            f"a size needs a unit: {text!r} (B, KiB, MiB, GiB or TiB, e.g. {m[1]}MiB)"
+        )
     n = int(float(m[1]) * 1024 ** (1 + "kmgt".index(m[2]) if m[2] else 0))
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least one byte, got {text!r}")
     return n
+
+
+#: Option values that begin with a minus and a digit (``-5MiB``, ``-3d``, ``-1``) are read as
+#: values, so that the argument's type names what is wrong with them, rather than argparse
+#: taking them for an unknown option ("expected one argument"). No option of the command
+#: line begins with a digit.
+NEGATIVE_VALUES = re.compile(r"^-\.?\d")
+
+
+def read_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` read ``-5MiB`` as a value (see :data:`NEGATIVE_VALUES`)."""
+    parser._negative_number_matcher = NEGATIVE_VALUES
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -116,6 +149,17 @@ def add_yes_option(parser: argparse.ArgumentParser, what: str) -> None:
         "--yes",
         action="store_true",
         help=f"do not ask before {what} (needed when stdin is not a terminal)",
+    )
+
+
+def add_mark_used_option(parser: argparse.ArgumentParser) -> None:
+    """--mark-used: let a read count as a use of the manifest, as an indexer's read does."""
+    parser.add_argument(
+        "--mark-used",
+        action="store_true",
+        help="count this read as a use of the manifest (as an indexer's read is), which"
+        " keeps it from expire and moves it to the back of evict's order; by default"
+        " inspecting changes nothing",
     )
 
 
@@ -172,7 +216,13 @@ def add_command(
         name,
         parents=[] if common is None else [common],
         help=help,
-        description=description,
+        description=description or _sentence(help),
     )
+    read_negative_values(p)
     p.set_defaults(func=func)
     return p
+
+
+def _sentence(help: str) -> str:
+    """A command's one-line help as the description ``--help`` shows."""
+    return help[:1].upper() + help[1:] + "."

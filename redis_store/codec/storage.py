@@ -98,6 +98,12 @@ def package_value(p: Package) -> bytes:
     return _value(list(package_identity(p)), [str(p.normalized_version)])
 
 
+def fields_value(fields: tuple[str, str, str, str, str, str]) -> bytes:
+    """:func:`package_value` from the fields themselves (name, version, kind, module,
+    arch, normalized version text)."""
+    return identity_hash(orjson.dumps(fields[:5])) + orjson.dumps(fields)
+
+
 #: The source stored for a package without one: claircore's shared all-empty package.
 ZERO_PACKAGE_VALUE: Final = _value(["", "", "", "", ""], [""])
 

@@ -30,12 +30,14 @@ detector URNs).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, Final, NoReturn, TypeVar
 
 import orjson
 
 from redis_store.errors import DigestError, InvalidInputError
+from redis_store.models import json_codec
 from redis_store.models.cpe import canonical_cpe
 from redis_store.models.digest import Digest, parse_digest
 from redis_store.models.entities import (
@@ -804,3 +806,7 @@ def decode_affected_manifests(data: bytes | bytearray | memoryview | str) -> Aff
 def encode_affected_manifests(affected: AffectedManifests) -> bytes:
     """libindex's JSON of an AffectedManifests."""
     return dumps(affected_manifests_to_obj(affected))
+
+
+# the models' from_json/to_json go through these entry points (they cannot import this module)
+json_codec.register(sys.modules[__name__])

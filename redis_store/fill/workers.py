@@ -1,11 +1,12 @@
 """The workers of a bulk fill: each fetches reports and imports them, one at a time.
 
-One job runs in the calling process. More run as worker processes (spawned, so they share
-nothing with the caller but what they are sent), each with a store and an origin of its
-own, made by the ``open_store`` and ``open_origin`` it is given (which must therefore
-pickle: ``functools.partial`` of ``RedisStore.from_url`` and ``origin_from_url`` do). Each
-worker is sent one digest at a time over a pipe and answers what came of it, so the caller
-always knows which report a worker holds: a worker that dies is named with that report.
+One job runs in the calling process. More run as worker processes (forked from a fresh
+server process, so they share nothing with the caller but what they are sent), each with a
+store and an origin of its own, made by the ``open_store`` and ``open_origin`` it is given
+(which must therefore pickle: ``functools.partial`` of ``RedisStore.from_url`` and
+``origin_from_url`` do). Each worker is sent one digest at a time over a pipe and answers
+what came of it, so the caller always knows which report a worker holds: a worker that dies
+is named with that report.
 
 Workers ignore Ctrl-C: the caller decides when to stop and lets each worker finish the
 report it holds (every import is whole or nothing), or, asked a second time, ends them at
@@ -15,6 +16,7 @@ once.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import multiprocessing.connection
 import pickle
@@ -160,35 +162,38 @@ class Processes:
                     f"jobs > 1 runs worker processes: {what} must pickle (functools.partial of"
                     f" RedisStore.from_url / origin_from_url does): {e}"
                 ) from None
-        context = multiprocessing.get_context("spawn")
+        self.jobs, self.lock_timeout = jobs, lock_timeout
+        self.open_store, self.open_origin = open_store, open_origin
         self.workers: list[_Worker] = []
-        with sigint_handler(signal.SIG_IGN):  # inherited: a worker never sees Ctrl-C
-            for i in range(jobs):
-                self._start(context, i, open_store, open_origin, lock_timeout)
 
-    def _start(
-        self,
-        context: Any,
-        i: int,
-        open_store: Callable[[], RedisStore],
-        open_origin: Callable[[], Origin],
-        lock_timeout: float,
-    ) -> None:
-        mine, theirs = context.Pipe()
-        process = context.Process(
-            target=_serve,
-            args=(theirs, open_store, open_origin, lock_timeout),
-            name=f"redis-store fill {i}",
-            daemon=True,
-        )
-        process.start()
-        theirs.close()
-        self.workers.append(_Worker(process, mine))
+    def _start(self) -> None:
+        """Start the workers (once there is work for them: a resumed fill that finds
+        everything stored starts none). They are forked from a server process that has the
+        package loaded, so each starts in milliseconds, sharing nothing with the caller."""
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        with sigint_handler(signal.SIG_IGN):  # inherited: a worker never sees Ctrl-C
+            for i in range(self.jobs):
+                mine, theirs = context.Pipe()
+                process = context.Process(
+                    target=_serve,
+                    args=(theirs, self.open_store, self.open_origin, self.lock_timeout),
+                    name=f"redis-store fill {i}",
+                    daemon=True,
+                )
+                process.start()
+                theirs.close()
+                self.workers.append(_Worker(process, mine))
 
     def run(self, digests: Iterator[Digest], stopping: Callable[[], bool]) -> Iterator[Done]:
         """Each digest's outcome, as the workers finish them, until ``digests`` ends or
         ``stopping()``; then every worker finishes the report it holds. A worker that ends
         while holding a report answers ``died`` for it, and no more reports are handed out."""
+        first = next(digests, None)
+        if first is None or stopping():
+            return
+        digests = itertools.chain([first], digests)
+        self._start()
         idle = deque(self.workers)
         dead = False
         owner: dict[Any, _Worker] = {w.conn: w for w in self.workers}

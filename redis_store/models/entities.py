@@ -4,8 +4,8 @@ Field names are claircore's JSON names in snake_case (except ``IndexReport.hash`
 ``manifest_hash`` and ``IndexReport.repositories`` for ``repository``). Constructors normalise
 what has one canonical form (digests, CPEs, package kinds) so that equal things compare equal;
 they do not otherwise type-check, to keep decoding a large report cheap. The JSON methods call
-:mod:`redis_store.codec.wire` by name when they run: this module imports nothing from the
-codec (the codec builds these classes), so the dependency runs one way.
+the codec's named entry points through :mod:`redis_store.models.json_codec`, where the codec
+registers itself: the codec builds these classes, so the dependency runs one way.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Final, Protocol
 from redis_store.errors import InvalidInputError
 from redis_store.models.cpe import canonical_cpe
 from redis_store.models.digest import Digest, as_digest
+from redis_store.models.json_codec import codec
 from redis_store.models.version import ZERO_VERSION, ArchOp, Range, Severity, Version
 
 __all__ = [
@@ -264,15 +265,11 @@ class Manifest:
     @classmethod
     def from_json(cls, data: bytes | bytearray | memoryview | str) -> Manifest:
         """Decode claircore's JSON; bad input raises with the offending field's path."""
-        from redis_store.codec.wire import decode_manifest
-
-        return decode_manifest(data)
+        return codec().decode_manifest(data)
 
     def to_json(self) -> bytes:
         """claircore's JSON, key order and omissions included."""
-        from redis_store.codec.wire import encode_manifest
-
-        return encode_manifest(self)
+        return codec().encode_manifest(self)
 
 
 @dataclass(slots=True)
@@ -338,15 +335,11 @@ class IndexReport:
     @classmethod
     def from_json(cls, data: bytes | bytearray | memoryview | str) -> IndexReport:
         """Decode claircore's JSON; bad input raises with the offending field's path."""
-        from redis_store.codec.wire import decode_index_report
-
-        return decode_index_report(data)
+        return codec().decode_index_report(data)
 
     def to_json(self) -> bytes:
         """claircore's JSON, key order and omissions included."""
-        from redis_store.codec.wire import encode_index_report
-
-        return encode_index_report(self)
+        return codec().encode_index_report(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,15 +382,11 @@ class Vulnerability:
     @classmethod
     def from_json(cls, data: bytes | bytearray | memoryview | str) -> Vulnerability:
         """Decode claircore's JSON; bad input raises with the offending field's path."""
-        from redis_store.codec.wire import decode_vulnerability
-
-        return decode_vulnerability(data)
+        return codec().decode_vulnerability(data)
 
     def to_json(self) -> bytes:
         """claircore's JSON, key order and omissions included."""
-        from redis_store.codec.wire import encode_vulnerability
-
-        return encode_vulnerability(self)
+        return codec().encode_vulnerability(self)
 
 
 @dataclass(slots=True)
@@ -428,12 +417,8 @@ class AffectedManifests:
     @classmethod
     def from_json(cls, data: bytes | bytearray | memoryview | str) -> AffectedManifests:
         """Decode claircore's JSON; bad input raises with the offending field's path."""
-        from redis_store.codec.wire import decode_affected_manifests
-
-        return decode_affected_manifests(data)
+        return codec().decode_affected_manifests(data)
 
     def to_json(self) -> bytes:
         """claircore's JSON, key order and omissions included."""
-        from redis_store.codec.wire import encode_affected_manifests
-
-        return encode_affected_manifests(self)
+        return codec().encode_affected_manifests(self)

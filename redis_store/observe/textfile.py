@@ -106,6 +106,26 @@ class JobFile:
                 n,
             )
 
+    def evict(self, *, used: int, budget: int, evicted: int, locked: int, enforced: bool) -> None:
+        """``evict``: the last pass's memory, budget and manifests, and whether the budget is
+        enforced (0 while Redis is out of reach, the pass was refused, or it stayed over)."""
+        self._set("redis_store_evict_used_memory_bytes", "used_memory after the last pass.", used)
+        self._set("redis_store_evict_budget_bytes", "The budget (--max-memory).", budget)
+        for outcome, n in (("evicted", evicted), ("locked", locked)):
+            self._set(
+                "redis_store_evict_manifests",
+                "Manifests the last pass evicted (would evict, in a dry run) or skipped"
+                " because an indexer held them locked, by outcome.",
+                n,
+                outcome=outcome,
+            )
+        self._set(
+            "redis_store_evict_budget_enforced",
+            "1 if the last pass ran and left used_memory within the budget; 0 if Redis could"
+            " not be reached, the pass was refused, or the server stayed over it.",
+            float(enforced),
+        )
+
     def imports(self, outcomes: Mapping[str, int]) -> None:
         """``import``: reports by outcome (imported, unchanged, replaced, conflict, failed)."""
         for outcome, n in outcomes.items():

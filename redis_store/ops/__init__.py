@@ -16,6 +16,7 @@ from redis_store.ops.inspect import (
     manifests_locked,
     reports_exist,
     scanners,
+    stored_reports,
 )
 from redis_store.ops.listing import ManifestEntry, list_manifests
 from redis_store.ops.scan import ProgressCallback
@@ -43,4 +44,5 @@ __all__ = [
     "reports_exist",
     "scanners",
     "store_stats",
+    "stored_reports",
 ]

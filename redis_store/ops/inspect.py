@@ -3,13 +3,14 @@ which manifests exist or are locked right now."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
+from redis_store.codec import storage
 from redis_store.models import Digest, VersionedScanner
-from redis_store.ops.scan import read_many
+from redis_store.ops.scan import batched, read_many
 from redis_store.store import RedisStore
 from redis_store.store.validate import digest as as_digest
 
@@ -72,6 +73,19 @@ def manifest_info(store: RedisStore, manifest: Digest | str) -> ManifestInfo | N
         report_bytes=int(size),
         last_used=float(used) if used else None,
     )
+
+
+def stored_reports(
+    store: RedisStore, digests: Iterable[str], batch: int = 100
+) -> Iterator[tuple[Digest, bytes | None]]:
+    """Each manifest's stored report in claircore's JSON (None: no report), read in pipelined
+    batches. Unlike ``index_report``, reading here is not a use of the manifest: inspecting
+    a store (a report shown, a nightly export) must not keep its manifests from ``expire``
+    nor reorder ``evict``'s least recently used."""
+    for chunk in batched((as_digest(d, "digests") for d in digests), batch):
+        blobs = read_many(store, [store.keys.report(d) for d in chunk], "get")
+        for d, blob in zip(chunk, blobs, strict=True):
+            yield d, None if blob is None else storage.report_json(blob)
 
 
 def manifests_exist(store: RedisStore, digests: Sequence[str]) -> list[bool]:

@@ -29,4 +29,10 @@ def used_memory(client: Any) -> dict[str, int]:
     return {name: int(node.info("memory")["used_memory"]) for name, node in primaries(client)}
 
 
-__all__ = ["primaries", "used_memory"]
+def memory_floor(client: Any) -> int:
+    """``used_memory_startup`` summed over the primaries: what the servers use holding no
+    data at all, below which no budget can be met."""
+    return sum(int(node.info("memory")["used_memory_startup"]) for _, node in primaries(client))
+
+
+__all__ = ["memory_floor", "primaries", "used_memory"]

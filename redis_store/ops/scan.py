@@ -28,10 +28,12 @@ def batched(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
         yield chunk
 
 
-def read_many(store: RedisStore, keys: list[str], command: str, *args: Any) -> list[Any]:
-    """One command per key, pipelined in batches."""
+def read_many(
+    store: RedisStore, keys: list[str], command: str, *args: Any, batch: int = BATCH
+) -> list[Any]:
+    """One command per key, pipelined in batches of ``batch``."""
     out: list[Any] = []
-    for chunk in batched(keys):
+    for chunk in batched(keys, batch):
         pipe = store.client.pipeline(transaction=False)
         for key in chunk:
             getattr(pipe, command)(key, *args)

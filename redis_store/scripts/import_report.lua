@@ -29,7 +29,8 @@
 -- ARGV[10]     '1' when no report may be stored yet (the writer saw none), else '0'
 -- ARGV[11]     every scanner's ID, comma-separated (marked on the manifest and each layer)
 -- ARGV[12..15] packages: IDs (comma-separated), values and their lengths (packed), and one
---              character per package: '=' found stored, '+' new (see claimable)
+--              character per package: '=' found stored (or remembered), '+' given a reserved
+--              ID (see claimable)
 -- ARGV[16..19] distributions, as packages
 -- ARGV[20..23] repositories, as packages
 -- ARGV[24..25] every layer's artifacts (packed): per layer its package, distribution and
@@ -84,12 +85,9 @@ for t, kind in ipairs(KIND) do
   local current = chunked('HMGET', D[kind].ids, identities)
   local new = {ids = {}, pairs = {}, data = {}, set = {}}
   for i = 1, #ids do
-    local stored = string.sub(how, i, i) == '='
-    if current[i] then
-      if current[i] ~= ids[i] or not stored then return retry('entity') end
-    elseif stored then
-      return retry('entity')
-    else
+    if current[i] then  -- stored: under the ID the writer found it by, or it is stale
+      if current[i] ~= ids[i] or string.sub(how, i, i) ~= '=' then return retry('entity') end
+    else  -- new, or reclaimed since the writer saw it: created under the writer's ID
       new.ids[#new.ids + 1] = ids[i]
       new.set[ids[i]] = true
       new.pairs[#new.pairs + 1] = identities[i]
@@ -98,7 +96,7 @@ for t, kind in ipairs(KIND) do
       new.data[#new.data + 1] = values[i]
     end
   end
-  -- an ID the writer reserved that names another entity: its view is stale
+  -- an ID that names another entity: the writer's view is stale
   for _, taken in ipairs(chunked('HMGET', D[kind].data, new.ids)) do
     if taken then return retry('entity') end
   end

@@ -67,18 +67,19 @@ local function upsert(dict, seq, counter, value)
   return id
 end
 
--- Whether an entity can take the ID an import chose for it: an entity the writer found
--- stored ('=') must still be there under that ID (false: nothing to write); one it reserved an
--- ID for ('+') must be new, and its ID free (true: create it). nil: the writer's view is stale
--- (another writer created it first, or it was reclaimed meanwhile): it plans again, so that an
--- entity indexed again gets a new ID, as claircore's would.
+-- Whether an entity can take the ID an import chose for it: the ID it has, or, when its
+-- identity is not stored, an ID no entity holds. An ID the writer reserved ('+') must name a
+-- new entity; one it remembers ('=') may name an entity reclaimed since, which is created
+-- again under its old ID (IDs are never handed out twice: it names nothing else). Returns
+-- whether to create it; nil when the writer's view is stale (the store holds the identity
+-- under another ID, or another entity under that ID): it plans again.
 local function claimable(dict, id, value, how)
   local current = redis.call('HGET', dict.ids, string.sub(value, 1, 16))
-  if how == '=' then
-    if current == id then return false end
+  if current then
+    if current == id and how == '=' then return false end
     return nil
   end
-  if current or redis.call('HEXISTS', dict.data, id) == 1 then return nil end
+  if redis.call('HEXISTS', dict.data, id) == 1 then return nil end
   return true
 end
 

@@ -7,16 +7,15 @@ a cluster), written whole or not at all, as claircore's controller would have le
 
 from __future__ import annotations
 
-from redis_store.models import IndexReport
 from redis_store.store import AsyncRedisStore
-from redis_store.store.importing import ImportOutcome
+from redis_store.store.importing import ImportOutcome, Prepared
 
 #: Seconds an import waits for an indexer holding the manifest's lock.
 LOCK_WAIT = 30.0
 
 
 async def import_finished(
-    store: AsyncRedisStore, report: IndexReport, *, force: bool = False
+    store: AsyncRedisStore, report: Prepared, *, force: bool = False
 ) -> ImportOutcome:
     """Import ``report``; with ``force``, replace a finished report the tier holds that
     says something else (the origin re-indexed the manifest)."""

@@ -55,7 +55,7 @@ from redis_store.serve.negotiate import (
     pick_encoding,
 )
 from redis_store.serve.origin import HOP_BY_HOP, Answer, OriginTimeout, OriginUnavailable
-from redis_store.store.importing import ImportOutcome
+from redis_store.store.importing import ImportOutcome, Prepared
 from redis_store.store.readthrough import decode
 
 log = logging.getLogger("redis_store.serve")
@@ -282,11 +282,11 @@ async def _miss(serving: Serving, d: Digest) -> tuple[str, bytes | None]:
     return "origin", source
 
 
-async def _import(serving: Serving, report: Any, *, replace: bool) -> ImportOutcome | None:
+async def _import(serving: Serving, report: Prepared, *, replace: bool) -> ImportOutcome | None:
     """Import a finished report (``replace``: one the tier holds with other content is
     replaced, as the origin re-indexed it); a failure is logged and counted (the answer
     stands), and the mirror mark learns that the tier misses it."""
-    d = Digest(report.hash)
+    d = report.digest
     try:
         outcome = await import_finished(serving.store, report)
         if outcome is ImportOutcome.CONFLICT and replace:

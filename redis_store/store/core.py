@@ -38,6 +38,7 @@ from redis_store.models import (
     Vulnerability,
     copies,
 )
+from redis_store.options import flag, seconds
 from redis_store.store import inputs, validate
 from redis_store.store.calls import Arg, Batch, Command, Op, ScriptCall
 from redis_store.store.importing import Importing
@@ -69,10 +70,8 @@ class StoreCore(Importing):
         self.namespace = keys.namespace
         #: How the multi-key methods run on this deployment (one server, or a cluster).
         self.steps = steps
-        if not lock_ttl > 0:
-            raise ValueError("lock_ttl must be positive")
         #: A lock holder that dies frees its manifest after at most this many seconds.
-        self.lock_ttl = float(lock_ttl)
+        self.lock_ttl = seconds(lock_ttl, "lock_ttl")
         #: Tokens of the manifest locks this store holds, by digest.
         self._held_locks: dict[str, str] = {}
         #: (matcher, record) pairs affected_manifests could not decide (an unparsable version),
@@ -98,7 +97,7 @@ class StoreCore(Importing):
         #: The cache tier's origin, read through on a miss (None: misses are misses).
         self.tier = tier
         if tier is not None and not tier.origin.timeout < self.lock_ttl:
-            raise ValueError(
+            raise InvalidInputError(
                 f"the origin's timeout ({tier.origin.timeout:g}s) must be shorter than"
                 f" lock_ttl ({self.lock_ttl:g}s): a fetch runs under the manifest's lock"
             )
@@ -641,7 +640,8 @@ class StoreCore(Importing):
     def _affected(
         self, vulns: list[Any], matchers: Sequence[Matcher] | None, strict: bool
     ) -> Op[list[list[Digest]]]:
-        ms = DEFAULT_MATCHERS if matchers is None else tuple(matchers)
+        ms = DEFAULT_MATCHERS if matchers is None else validate.matchers(matchers)
+        flag(strict, "strict")
         names: dict[str, None] = {}
         for i, v in enumerate(vulns):
             validate.vulnerability(

@@ -26,14 +26,25 @@ from typing import Any, Final
 import orjson
 
 from redis_store.codec import storage
-from redis_store.codec.wire import distribution_to_obj, repository_to_obj
+from redis_store.codec.wire import (
+    distribution_from_obj,
+    distribution_to_obj,
+    repository_from_obj,
+    repository_to_obj,
+)
+from redis_store.errors import DigestError, InvalidInputError
 from redis_store.models import (
+    Detector,
     Digest,
+    Distribution,
     IndexReport,
     Package,
+    Repository,
     VersionedScanner,
+    canonical_cpe,
     distribution_identity,
-    package_identity,
+    parse_digest,
+    parse_version,
     repository_identity,
 )
 
@@ -51,6 +62,7 @@ REPO: Final = "repo"
 ZERO_HASH: Final = storage.ZERO_PACKAGE_VALUE[: storage.HASH_BYTES]
 
 _DEFAULT_PACKAGE_SCANNER: Final = ("package-scanner", "1", "package")
+_ZERO_FIELDS: Final = ("", "", "", "", "", "")
 _DISTRIBUTION_SCANNER: Final = ("os-release", "1", "distribution")
 _REPOSITORY_SCANNER: Final = ("repository-scanner", "1", "repository")
 
@@ -106,6 +118,9 @@ class Finished:
     #: Indexes in ``scanners`` of the distribution and repository scanners.
     distribution_scanner: int
     repository_scanner: int
+    #: package value -> its fields (name, version, kind, module, arch, normalized version),
+    #: for the values this report writes (a stored one may be another writer's)
+    fields: dict[bytes, tuple[str, str, str, str, str, str]] = field(default_factory=dict)
 
 
 #: Entity values by identity and extra fields: base-layer packages recur in every report.
@@ -122,14 +137,21 @@ def _value(key: tuple[Any, ...], make: Any) -> bytes:
     return v
 
 
-def _package_value(p: Package) -> bytes:
-    nv = p.normalized_version
-    key = (p.name, p.version, p.kind._value_, p.module, p.arch, nv.kind, nv.v)
-    v = _VALUES.get(key)
+#: A package's stored fields: name, version, kind, module, arch, normalized version.
+Fields = tuple[str, str, str, str, str, str]
+#: Package values by their fields.
+_PACKAGE_VALUES: dict[Fields, bytes] = {}
+#: Normalized versions' text forms.
+_VERSION_TEXT: dict[tuple[str, tuple[int, ...]], str] = {}
+
+
+def _value_of(fields: Fields) -> bytes:
+    """A package's stored value from its fields (memoized: base-layer packages recur)."""
+    v = _PACKAGE_VALUES.get(fields)
     if v is None:
-        if len(_VALUES) >= _VALUES_MAX:
-            _VALUES.clear()
-        v = _VALUES[key] = storage.package_value(p)
+        if len(_PACKAGE_VALUES) >= _VALUES_MAX:
+            _PACKAGE_VALUES.clear()
+        v = _PACKAGE_VALUES[fields] = storage.fields_value(fields)
     return v
 
 
@@ -147,64 +169,260 @@ def _tail(package_db: str, hint: str) -> bytes:
     return t
 
 
+#: A scanner's identity: name, version, kind.
+ScannerKey = tuple[str, str, str]
+#: One package of a report, as the import needs it: its fields, the scanner that found it,
+#: its source's fields (None: it has none), repository hint and filepath, and where it was
+#: found (package_db, layer, distribution ID, repository IDs or None).
+Row = tuple[Fields, ScannerKey, Fields | None, str, str, list[tuple[str, str, str, Any]]]
+
+
 def take_apart(report: IndexReport) -> Finished:
     """What importing ``report`` writes, before IDs. The report must have passed
     :func:`redis_store.store.validate.importable`."""
     assert report.hash is not None
-    packages = report.packages or {}
     envs_of = report.environments or {}
-    dists = report.distributions or {}
-    repos = report.repositories or {}
+    rows: list[Row] = []
+    for pkg in (report.packages or {}).values():
+        pkg_envs = envs_of.get(pkg.id)
+        if not pkg_envs:
+            continue
+        det = pkg.detector
+        scanner = (det.name, det.version, det.kind) if det else _DEFAULT_PACKAGE_SCANNER
+        src = pkg.source
+        places: list[tuple[str, str, str, Any]] = [
+            (e.package_db, e.introduced_in, e.distribution_id, e.repository_ids)
+            for e in pkg_envs
+            if e.introduced_in is not None
+        ]
+        rows.append(
+            (
+                _package_fields(pkg),
+                scanner,
+                None if src is None else _package_fields(src),
+                pkg.repository_hint,
+                pkg.filepath,
+                places,
+            )
+        )
+    return _assemble(
+        report.hash,
+        report.state or "IndexFinished",
+        report.err,
+        rows,
+        report.distributions or {},
+        report.repositories or {},
+    )
+
+
+def take_apart_json(data: bytes | bytearray | memoryview | str) -> Finished | None:
+    """:func:`take_apart` of a report in claircore's JSON, without building the model: the
+    import's fast path, for what an origin sends. None unless everything in it is as a
+    finished, importable report has it; the caller then decodes and checks the model, which
+    names the fault."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    g = obj.get
+    h, state, err = g("manifest_hash"), g("state", ""), g("err", "")
+    if g("success") is not True or type(h) is not str or not h:
+        return None
+    if type(state) is not str or type(err) is not str:
+        return None
+    try:
+        digest = parse_digest(h)
+        dists = _entities_of(g("distributions"), distribution_from_obj)
+        repos = _entities_of(g("repository"), repository_from_obj)
+    except (InvalidInputError, DigestError):
+        return None
+    if dists is None or repos is None:
+        return None
+    packages, envs_of = g("packages"), g("environments")
+    packages = {} if packages is None else packages
+    envs_of = {} if envs_of is None else envs_of
+    if type(packages) is not dict or type(envs_of) is not dict:
+        return None
+    rows: list[Row] = []
+    for o in packages.values():
+        row = _json_row(o, envs_of)
+        if row is None:
+            return None
+        if row[5]:
+            rows.append(row)
+    return _assemble(digest, state or "IndexFinished", err, rows, dists, repos)
+
+
+def _entities_of(raw: object, decode: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return {}
+    if type(raw) is not dict:
+        return None
+    return {k: decode(v) for k, v in raw.items()}
+
+
+#: Text forms the fast path has checked: normalized versions (their canonical text), CPEs,
+#: detector URNs (their scanner), layer digests.
+_VERSIONS_OK: dict[str, str] = {}
+_CPES_OK: set[str] = set()
+_DETECTORS_OK: dict[str, ScannerKey] = {}
+_LAYERS_OK: dict[str, Digest] = {}
+
+
+def _json_fields(o: object, *, nested: bool) -> tuple[Fields, ScannerKey] | None:
+    """A package's fields and scanner from its JSON object, or None unless they are as
+    the codec and the store's checks would accept them (nested: a source, which has no
+    source of its own)."""
+    if type(o) is not dict:
+        return None
+    g = o.get
+    name, version, module, arch = g("name", ""), g("version", ""), g("module", ""), g("arch", "")
+    kind, nv, cpe, det = g("kind", ""), g("normalized_version", ""), g("cpe", ""), g("detector")
+    if not (str is type(name) is type(version) is type(module) is type(arch) is type(kind)):
+        return None
+    if type(g("id", "")) is not str or type(nv) is not str or type(cpe) is not str:
+        return None
+    if nested and g("source") is not None:
+        return None
+    text = _VERSIONS_OK.get(nv) if nv else ""
+    if text is None:
+        try:
+            text = parse_version(nv).text
+        except InvalidInputError:
+            return None
+        if len(_VERSIONS_OK) >= _VALUES_MAX:
+            _VERSIONS_OK.clear()
+        _VERSIONS_OK[nv] = text
+    if cpe and cpe not in _CPES_OK:
+        try:
+            canonical_cpe(cpe)
+        except (InvalidInputError, ValueError):
+            return None
+        if len(_CPES_OK) >= _VALUES_MAX:
+            _CPES_OK.clear()
+        _CPES_OK.add(cpe)
+    scanner = _DEFAULT_PACKAGE_SCANNER
+    if det is not None:
+        if type(det) is not str:
+            return None
+        found = _DETECTORS_OK.get(det)
+        if found is None:
+            try:
+                d = Detector.from_urn(det)
+            except InvalidInputError:
+                return None
+            found = _DETECTORS_OK[det] = (d.name, d.version, d.kind)
+        scanner = found
+    return (name, version, _KIND_TEXT.get(kind, ""), module, arch, text), scanner
+
+
+def _json_row(o: object, envs_of: dict[str, Any]) -> Row | None:
+    """One package's :data:`Row` from the report's JSON, or None (see take_apart_json)."""
+    found = _json_fields(o, nested=False)
+    if found is None:
+        return None
+    fields, scanner = found
+    if not fields[0]:  # nameless: refused, by the slow path
+        return None
+    assert type(o) is dict
+    src, source = o.get("source"), None
+    if src is not None:
+        found_src = _json_fields(src, nested=True)
+        if found_src is None:
+            return None
+        source = found_src[0]
+    envs = envs_of.get(o.get("id", ""))
+    places: list[tuple[str, str, str, Any]] = []
+    if envs is not None:
+        if type(envs) is not list:
+            return None
+        for e in envs:
+            if type(e) is not dict:
+                return None
+            db, layer = e.get("package_db", ""), e.get("introduced_in")
+            dist_id, repo_ids = e.get("distribution_id", ""), e.get("repository_ids")
+            if type(db) is not str or type(dist_id) is not str or type(layer) is not str:
+                return None
+            digest = _LAYERS_OK.get(layer)
+            if digest is None:
+                if not layer:
+                    return None
+                try:
+                    digest = parse_digest(layer)
+                except DigestError:
+                    return None
+                if len(_LAYERS_OK) >= _VALUES_MAX:
+                    _LAYERS_OK.clear()
+                _LAYERS_OK[layer] = digest
+            if repo_ids is not None and (
+                type(repo_ids) is not list or any(type(r) is not str for r in repo_ids)
+            ):
+                return None
+            places.append((db, digest, dist_id, repo_ids))
+    return (fields, scanner, source, "", "", places)
+
+
+def _package_fields(p: Package) -> Fields:
+    """A package model's stored fields (the normalized version as its text)."""
+    nv = p.normalized_version
+    key = (nv.kind, nv.v)
+    text = _VERSION_TEXT.get(key)
+    if text is None:
+        if len(_VERSION_TEXT) >= _VALUES_MAX:
+            _VERSION_TEXT.clear()
+        text = _VERSION_TEXT[key] = nv.text
+    return (p.name, p.version, p.kind._value_, p.module, p.arch, text)
+
+
+def _assemble(
+    digest: Digest,
+    state: str,
+    err: str,
+    rows: list[Row],
+    dists: dict[str, Distribution],
+    repos: dict[str, Repository],
+) -> Finished:
+    """The common part of both take-aparts: layers, scanners, values in first-write order,
+    artifacts in append order, placements."""
     # A source that is also a package of the report was one object in the scanner's output;
     # JSON drops the source's normalized version, so the package's is stored (as the
     # controller's plan does).
-    listed = {package_identity(p): p for p in packages.values()}
-
-    scanners: dict[tuple[str, str, str], int] = {}
-    found: dict[Digest, dict[int, list[tuple[Package, str, Package | None]]]] = {}
-    layer_dists: dict[Digest, dict[bytes, None]] = {}
-    layer_repos: dict[Digest, dict[bytes, None]] = {}
+    listed = {row[0][:5]: row[0][5] for row in rows}
+    scanners: dict[ScannerKey, int] = {}
+    found: dict[str, dict[int, list[tuple[Fields, Fields | None, str, str, str, int]]]] = {}
+    layer_dists: dict[str, dict[bytes, None]] = {}
+    layer_repos: dict[str, dict[bytes, None]] = {}
     dist_values: dict[str, bytes] = {}
     repo_values: dict[str, bytes] = {}
-    placements_src: list[tuple[Package, Any, int, bytes | None, list[bytes] | None]] = []
-
-    for pkg in packages.values():
-        for env in envs_of.get(pkg.id) or ():
-            layer = env.introduced_in
-            if layer is None:
-                continue
-            det = pkg.detector
-            scanner = (det.name, det.version, det.kind) if det else _DEFAULT_PACKAGE_SCANNER
-            index = scanners.get(scanner)
-            if index is None:
-                index = scanners[scanner] = len(scanners)
-            src = pkg.source
-            if src is not None:
-                same = listed.get(package_identity(src))
-                if same is not None and same.normalized_version != src.normalized_version:
-                    src = Package(
-                        name=src.name,
-                        version=src.version,
-                        kind=src.kind,
-                        module=src.module,
-                        arch=src.arch,
-                        normalized_version=same.normalized_version,
-                    )
-            found.setdefault(layer, {}).setdefault(index, []).append((pkg, env.package_db, src))
+    placements_src: list[tuple[int, int, str, str, bytes | None, list[bytes] | None]] = []
+    for n, (fields, scanner, source, hint, filepath, places) in enumerate(rows):
+        index = scanners.get(scanner)
+        if index is None:
+            index = scanners[scanner] = len(scanners)
+        if source is not None:
+            norm = listed.get(source[:5])
+            if norm is not None and norm != source[5]:
+                source = (*source[:5], norm)
+        for package_db, layer, dist_id, repo_ids in places:
+            found.setdefault(layer, {}).setdefault(index, []).append(
+                (fields, source, package_db, hint, filepath, n)
+            )
             dist_hash = None
-            d = dists.get(env.distribution_id)
+            d = dists.get(dist_id)
             if d is not None:
-                value = dist_values.get(env.distribution_id)
+                value = dist_values.get(dist_id)
                 if value is None:
-                    value = dist_values[env.distribution_id] = _value(
+                    value = dist_values[dist_id] = _value(
                         ("d", *distribution_identity(d)), lambda d=d: storage.distribution_value(d)
                     )
                 dist_hash = value[: storage.HASH_BYTES]
                 layer_dists.setdefault(layer, {})[dist_hash] = None
             repo_hashes: list[bytes] | None = None
-            if env.repository_ids is not None:
+            if repo_ids is not None:
                 repo_hashes = []
-                for rid in env.repository_ids:
+                for rid in repo_ids:
                     r = repos.get(rid)
                     if r is None:
                         continue
@@ -217,7 +435,7 @@ def take_apart(report: IndexReport) -> Finished:
                     h = value[: storage.HASH_BYTES]
                     repo_hashes.append(h)
                     layer_repos.setdefault(layer, {})[h] = None
-            placements_src.append((pkg, env, index, dist_hash, repo_hashes))
+            placements_src.append((n, index, package_db, layer, dist_hash, repo_hashes))
     dist_index = scanners.setdefault(_DISTRIBUTION_SCANNER, len(scanners))
     repo_index = scanners.setdefault(_REPOSITORY_SCANNER, len(scanners))
 
@@ -230,29 +448,30 @@ def take_apart(report: IndexReport) -> Finished:
     d_values: dict[bytes, bytes] = {}
     r_values: dict[bytes, bytes] = {}
     layers: dict[str, LayerFindings] = {}
-    package_hash: dict[int, bytes] = {}  # id(Package) -> its hash, for the placements
-    source_hash: dict[int, bytes] = {}
+    hashes: dict[int, tuple[bytes, bytes]] = {}  # row -> (package hash, source hash)
+    fields_of: dict[bytes, Fields] = {}
     for layer, by_scanner in found.items():
         work = layers[layer] = LayerFindings()
         seen: set[tuple[bytes, int, bytes, bytes]] = set()
         for index in sorted(by_scanner):
-            for pkg, package_db, src in by_scanner[index]:
-                s_value = storage.ZERO_PACKAGE_VALUE if src is None else _package_value(src)
+            for fields, source, package_db, hint, filepath, n in by_scanner[index]:
+                s_value = storage.ZERO_PACKAGE_VALUE if source is None else _value_of(source)
                 s_hash = s_value[: storage.HASH_BYTES]
-                pkg_values.setdefault(s_hash, s_value)
-                p_value = _package_value(pkg)
+                if s_hash not in pkg_values:
+                    pkg_values[s_hash] = s_value
+                    fields_of[s_value] = _ZERO_FIELDS if source is None else source
+                p_value = _value_of(fields)
                 p_hash = p_value[: storage.HASH_BYTES]
-                pkg_values.setdefault(p_hash, p_value)
-                package_hash[id(pkg)] = p_hash
-                source_hash[id(pkg)] = s_hash
-                tail = _tail(package_db, pkg.repository_hint)
+                if p_hash not in pkg_values:
+                    pkg_values[p_hash] = p_value
+                    fields_of[p_value] = fields
+                hashes[n] = (p_hash, s_hash)
+                tail = _tail(package_db, hint)
                 key = (p_hash, index, s_hash, tail)
                 if key not in seen:
                     seen.add(key)
                     work.packages.append(
-                        PackageArtifact(
-                            p_hash, index, s_hash, tail, pkg.filepath.encode(), package_db
-                        )
+                        PackageArtifact(p_hash, index, s_hash, tail, filepath.encode(), package_db)
                     )
         for h in layer_dists.get(layer, ()):
             d_values.setdefault(h, dist_by_hash[h])
@@ -262,28 +481,21 @@ def take_apart(report: IndexReport) -> Finished:
             work.repositories.append(h)
 
     placements = [
-        Placement(
-            package_hash[id(pkg)],
-            source_hash[id(pkg)],
-            index,
-            env.package_db,
-            env.introduced_in,
-            dist_hash,
-            repo_hashes,
-        )
-        for pkg, env, index, dist_hash, repo_hashes in placements_src
+        Placement(*hashes[n], index, package_db, layer, dist_hash, repo_hashes)
+        for n, index, package_db, layer, dist_hash, repo_hashes in placements_src
     ]
     return Finished(
-        digest=report.hash,
-        state=report.state or "IndexFinished",
-        err=report.err,
-        scanners=[VersionedScanner(*s) for s in scanners],
-        scanner_identities=[orjson.dumps(list(s)) for s in scanners],
+        digest=digest,
+        state=state,
+        err=err,
+        scanners=[VersionedScanner(*sc) for sc in scanners],
+        scanner_identities=[orjson.dumps(list(sc)) for sc in scanners],
         layers=layers,
         values={PKG: pkg_values, DIST: d_values, REPO: r_values},
         placements=placements,
         distribution_scanner=dist_index,
         repository_scanner=repo_index,
+        fields=fields_of,
     )
 
 
@@ -348,15 +560,20 @@ def render(
         pid = pid_b.decode()
         if pid not in packages:
             sid_b, s_value = pkgs[a.source]
-            scanner = f.scanners[a.scanner]
-            key = (pid_b, sid_b, scanner)
+            key = (pid_b, sid_b, a.scanner, f.scanner_identities[a.scanner])
             obj = _PACKAGES.get(key)
             if obj is None or (obj[0] is not p_value and obj[0] != p_value):
                 if len(_PACKAGES) >= _VALUES_MAX:
                     _PACKAGES.clear()
                 obj = _PACKAGES[key] = (
                     p_value,
-                    _package_obj(pid, p_value, sid_b.decode(), s_value, scanner),
+                    _package_obj(
+                        pid,
+                        _fields_of(f, p_value),
+                        sid_b.decode(),
+                        _fields_of(f, s_value),
+                        f.scanners[a.scanner],
+                    ),
                 )
             packages[pid] = obj[1]
             names[pid] = obj[1]["name"]
@@ -413,7 +630,7 @@ def render(
 #: Packages as the coalesced report shows them, by (ID, source ID, scanner), with the stored
 #: value they were made from: the same base-layer packages are in report after report. The
 #: objects are shared, never changed (orjson only reads them).
-_PACKAGES: dict[tuple[bytes, bytes, VersionedScanner], tuple[bytes, dict[str, Any]]] = {}
+_PACKAGES: dict[tuple[bytes, bytes, int, bytes], tuple[bytes, dict[str, Any]]] = {}
 
 _KIND_TEXT: Final = {
     "binary": "binary",
@@ -423,25 +640,35 @@ _KIND_TEXT: Final = {
 }
 
 
+def _fields_of(f: Finished, value: bytes) -> Fields:
+    """A stored package value's fields: those this report computed when the value is its
+    own, else read from the value (another writer's, first writer wins)."""
+    found = f.fields.get(value)
+    if found is not None:
+        return found
+    name, version, kind, module, arch, norm = orjson.loads(value[storage.HASH_BYTES :])
+    return (name, version, kind, module, arch, norm)
+
+
 def _package_obj(
-    pid: str, value: bytes, sid: str, source_value: bytes, scanner: VersionedScanner
+    pid: str, fields: Fields, sid: str, source: Fields, scanner: VersionedScanner
 ) -> dict[str, Any]:
     """A coalesced package as claircore's JSON: the stored entity (first writer's
     normalized version; no CPE: the store keeps none), its source as stored (never its
     normalized version) and the detector of the scanner that found it."""
-    out_source = _entity_obj(sid, source_value, with_version=False)
+    out_source = _entity_obj(sid, source, with_version=False)
     out_source["detector"] = None
-    out = _entity_obj(pid, value, with_version=True, source=out_source)
+    out = _entity_obj(pid, fields, with_version=True, source=out_source)
     out["detector"] = f"urn:claircore:detector:{scanner.name}:{scanner.version}:{scanner.kind}"
     return out
 
 
 def _entity_obj(
-    pid: str, value: bytes, *, with_version: bool, source: dict[str, Any] | None = None
+    pid: str, fields: Fields, *, with_version: bool, source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A stored package as claircore's Package JSON, in its key order (kind, source,
     module and arch omitted when empty)."""
-    name, version, kind, module, arch, norm = orjson.loads(value[storage.HASH_BYTES :])
+    name, version, kind, module, arch, norm = fields
     d: dict[str, Any] = {"id": pid, "name": name, "version": version}
     kind = _KIND_TEXT.get(kind, "")
     if kind:

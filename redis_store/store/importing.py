@@ -18,6 +18,7 @@ is left alone unless ``force``: the outcome says whether the stored one says the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +28,7 @@ from redis_store.codec import storage
 from redis_store.errors import InvalidInputError, LockError, StoreError
 from redis_store.keys import KeyLayout, bucket_of
 from redis_store.models import (
+    Digest,
     IndexReport,
     distribution_identity,
     package_identity,
@@ -34,7 +36,15 @@ from redis_store.models import (
 )
 from redis_store.store import locks, validate
 from redis_store.store.calls import Op, Pause
-from redis_store.store.finished import DIST, PKG, REPO, Finished, render, take_apart
+from redis_store.store.finished import (
+    DIST,
+    PKG,
+    REPO,
+    Finished,
+    render,
+    take_apart,
+    take_apart_json,
+)
 from redis_store.store.known import KnownEntities, Stored
 from redis_store.store.operation import operation
 from redis_store.store.replies import StaleScannersError
@@ -57,6 +67,34 @@ class ImportOutcome(StrEnum):
     CONFLICT = "conflict"
     #: The stored report was deleted and this one written in its place (``force``).
     REPLACED = "replaced"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A report checked and taken apart for the import (:func:`prepare`), and the model it
+    came from, made when needed (to compare with a report stored already)."""
+
+    finished: Finished
+    model: Callable[[], IndexReport]
+
+    @property
+    def digest(self) -> Digest:
+        return self.finished.digest
+
+
+def prepare(report: object) -> Prepared:
+    """A report ready to import: an IndexReport, or its claircore JSON (taken apart straight
+    from the JSON when it is well formed, with no model built); refused (naming the fault)
+    unless it is a finished, successful report the store can hold whole."""
+    if isinstance(report, Prepared):
+        return report
+    if isinstance(report, bytes | bytearray | memoryview | str):
+        f = take_apart_json(report)
+        if f is not None:
+            data = report
+            return Prepared(f, lambda: IndexReport.from_json(data))
+    model = finished_report(report)
+    return Prepared(take_apart(model), lambda: model)
 
 
 def finished_report(report: object) -> IndexReport:
@@ -130,7 +168,7 @@ class Importing:
     @operation
     def import_report(
         self,
-        report: IndexReport | bytes | str,
+        report: IndexReport | bytes | str | Prepared,
         *,
         force: bool = False,
         lock_timeout: float | None = None,
@@ -145,14 +183,14 @@ class Importing:
 
     def importing(
         self,
-        report: IndexReport | bytes | str,
+        report: IndexReport | bytes | str | Prepared,
         *,
         force: bool = False,
         lock_timeout: float | None = None,
     ) -> Op[ImportOutcome]:
         """:meth:`import_report` as a step of another operation (the read-through)."""
-        r = finished_report(report)
-        f = take_apart(r)
+        prepared = prepare(report)
+        f, r = prepared.finished, prepared.model
         timeout = self.lock_ttl if lock_timeout is None else lock_timeout
         backoff = locks.Backoff(True, timeout)
         d = f.digest
@@ -180,7 +218,7 @@ class Importing:
     def _import(
         self,
         f: Finished,
-        r: IndexReport,
+        r: Callable[[], IndexReport],
         backoff: locks.Backoff,
         *,
         replace: bool,
@@ -240,7 +278,7 @@ class Importing:
                 if plan.report is not None and _finished(plan.report):
                     if not replace:
                         stored_report = storage.decode_report(plan.report)
-                        same = contents(stored_report) == contents(r)
+                        same = contents(stored_report) == contents(r())
                         return ImportOutcome.UNCHANGED if same else ImportOutcome.CONFLICT
                     deleted = yield from self.steps.delete_manifests([d], self._held_locks)
                     replaced = replaced or bool(deleted)
@@ -382,4 +420,4 @@ def _write(
     )
 
 
-__all__ = ["ImportOutcome", "Importing", "contents", "finished_report"]
+__all__ = ["ImportOutcome", "Importing", "Prepared", "contents", "finished_report", "prepare"]

@@ -15,6 +15,7 @@ import time
 from typing import Final, Literal
 
 from redis_store.errors import LockError
+from redis_store.options import flag, seconds
 from redis_store.store.calls import Batch, Op, Pause, ScriptCall
 from redis_store.store.replies import unwrap
 
@@ -45,9 +46,9 @@ class Backoff:
     """Waiting for a lock: a deadline and growing pauses between attempts."""
 
     def __init__(self, blocking: bool, timeout: float | None) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must not be negative")
-        self.blocking = blocking
+        self.blocking = flag(blocking, "blocking")
+        if timeout is not None:
+            timeout = seconds(timeout, "timeout", least=0)
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.pause = FIRST_PAUSE

@@ -20,6 +20,8 @@ from redis_store.errors import OriginError, StoreError
 from redis_store.models import Digest, IndexReport
 from redis_store.store import locks
 from redis_store.store.calls import Command, Fetch, Op
+from redis_store.store.finished import take_apart_json
+from redis_store.store.importing import Prepared, prepare
 from redis_store.store.replies import unwrap
 
 if TYPE_CHECKING:
@@ -84,23 +86,23 @@ def _import(core: StoreCore, tier: ReadThrough, d: Digest) -> Op[bool]:
         return False
     try:
         yield from core.importing(report)
-    except StoreError as e:
+    except StoreError:
         tier.count("failed")
-        if isinstance(e, ValueError):  # the report cannot be imported: the origin's fault
-            raise OriginError(
-                f"{tier.origin.name}: {d}: cannot import the report: {e}",
-                origin=tier.origin.name,
-                digest=d,
-            ) from e
         raise
     tier.count("imported")
     return True
 
 
-def decode(name: str, d: Digest, source: bytes) -> IndexReport | None:
-    """The origin's answer as a report to import, None when it is not a finished one yet
-    (Clair is still indexing it, or failed to); an :class:`OriginError` when it cannot be
-    imported whole. ``name`` is the origin's, for messages."""
+def decode(name: str, d: Digest, source: bytes) -> Prepared | None:
+    """The origin's answer ready to import (taken apart straight from its JSON when it is
+    well formed), None when it is not a finished report yet (Clair is still indexing it, or
+    failed to); an :class:`OriginError` when it cannot be imported whole. ``name`` is the
+    origin's, for messages."""
+    f = take_apart_json(source)
+    if f is not None:
+        if f.digest != d:
+            raise _other(name, d, f.digest)
+        return Prepared(f, lambda: IndexReport.from_json(source))
     try:
         obj = orjson.loads(source)
     except orjson.JSONDecodeError as e:
@@ -114,12 +116,19 @@ def decode(name: str, d: Digest, source: bytes) -> IndexReport | None:
             f"{name}: {d}: the answer is not an IndexReport ({e})", origin=name, digest=d
         ) from e
     if report.hash != d:
-        raise OriginError(
-            f"{name}: {d}: the answer is the report of {report.hash}", origin=name, digest=d
-        )
+        raise _other(name, d, report.hash)
     if not report.success:
         return None
-    return report
+    try:
+        return prepare(report)
+    except (StoreError, ValueError) as e:
+        raise OriginError(
+            f"{name}: {d}: cannot import the report: {e}", origin=name, digest=d
+        ) from e
+
+
+def _other(name: str, d: Digest, other: object) -> OriginError:
+    return OriginError(f"{name}: {d}: the answer is the report of {other}", origin=name, digest=d)
 
 
 def _forget_cached(core: StoreCore, d: Digest) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import orjson
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from redis_store.errors import (
     InvalidInputError,
@@ -67,8 +67,10 @@ def unwrap(reply: Any, subject: str = "") -> Any:
 
 def out_of_memory(error: BaseException) -> bool:
     """Whether Redis refused a write for want of memory: its error code (the reply's first
-    word) is ``OOM``, as it has been in every Redis version."""
-    return isinstance(error, ResponseError) and str(error).startswith("OOM ")
+    word) is ``OOM``, which redis-py raises as ``OutOfMemoryError``."""
+    return isinstance(error, OutOfMemoryError) or (
+        isinstance(error, ResponseError) and str(error).startswith("OOM ")
+    )
 
 
 def scanner_text(ident: str) -> str:

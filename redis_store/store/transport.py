@@ -21,6 +21,7 @@ from redis_store.cache.tracking import Tracking, TrackingUnavailable, node_finde
 from redis_store.errors import DurabilityError, InvalidInputError
 from redis_store.keys import KeyLayout
 from redis_store.observe import observer_for
+from redis_store.options import seconds
 from redis_store.scripts import NAMES, explain_error, is_write, source
 from redis_store.store.calls import Batch, Call, Command, ScriptCall
 from redis_store.store.connect import client_from_url, is_cluster_client
@@ -101,6 +102,7 @@ class ClientStore(StoreCore):
         origin: str | Origin | ReadThrough | None = None,
     ) -> None:
         keys = KeyLayout(namespace)
+        lock_ttl = seconds(lock_ttl, "lock_ttl")
         check_client(client)
         #: Whether the client talks to a Redis Cluster: the multi-key methods then run as
         #: per-slot steps, and scripts are sent to their slot's node.
@@ -450,12 +452,21 @@ def located(name: str, error: ResponseError) -> ResponseError:
     return type(error)(explained)
 
 
+#: More replicas than WAIT could count (a Redis integer) cannot be waited for.
+MOST_REPLICAS = 2**31 - 1
+
+
 def durability(client: Any, wait_replicas: int, wait_timeout: float) -> tuple[int, float]:
     """Check the ``wait_replicas`` / ``wait_timeout`` store options."""
-    if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
-        raise InvalidInputError(f"wait_replicas must be an integer >= 0, not {wait_replicas!r}")
-    if not wait_timeout > 0:  # WAIT's timeout 0 would block forever
-        raise InvalidInputError(f"wait_timeout must be positive seconds, not {wait_timeout!r}")
+    if (
+        isinstance(wait_replicas, bool)
+        or not isinstance(wait_replicas, int)
+        or not 0 <= wait_replicas <= MOST_REPLICAS
+    ):
+        raise InvalidInputError(
+            f"wait_replicas must be an integer from 0 to {MOST_REPLICAS}, not {wait_replicas!r}"
+        )
+    wait_timeout = seconds(wait_timeout, "wait_timeout")  # 0 would block forever
     if wait_replicas and is_cluster_client(client):
         raise InvalidInputError("wait_replicas is not supported on Redis Cluster")
     return wait_replicas, float(wait_timeout)

@@ -9,6 +9,8 @@ import orjson
 
 from redis_store.errors import DigestError, InvalidInputError
 from redis_store.models import (
+    Alias,
+    ArchOp,
     Detector,
     Digest,
     Distribution,
@@ -18,7 +20,10 @@ from redis_store.models import (
     Layer,
     Manifest,
     Package,
+    PackageKind,
+    Range,
     Repository,
+    Severity,
     Version,
     Vulnerability,
     canonical_cpe,
@@ -146,6 +151,9 @@ def _version(value: object, what: str) -> None:
         raise InvalidInputError(f"{what}: a component is not an int32")
 
 
+#: The package kinds the store writes and reads back as they are (claircore's names).
+_KIND_VALUES: Final = frozenset(k.value for k in PackageKind)
+
 _PACKAGE_TEXTS: Final = (
     "id",
     "name",
@@ -217,6 +225,8 @@ def _package_fine(p: object, nested: bool = False) -> bool:
     ):
         return False
     if p.cpe and not _cpe_fine(p.cpe):
+        return False
+    if kind not in _KIND_VALUES:
         return False
     nv = p.normalized_version
     if type(nv) is not Version or ":" in nv.kind:
@@ -303,7 +313,11 @@ def package(value: object, what: str, *, nested: bool = False) -> Package:
     _texts(value, _PACKAGE_TEXTS, what)
     if not isinstance(value.kind, str):
         raise InvalidInputError(f"{what}.kind: expected a string, got {type(value.kind).__name__}")
-    text(value.kind, f"{what}.kind")
+    if text(value.kind, f"{what}.kind") not in _KIND_VALUES:
+        raise InvalidInputError(
+            f"{what}.kind: {value.kind!r} is not a package kind the store keeps"
+            f" (one of {', '.join(repr(k) for k in sorted(_KIND_VALUES))})"
+        )
     _version(value.normalized_version, f"{what}.normalized_version")
     _cpe(value.cpe, f"{what}.cpe")
     _detector(value.detector, f"{what}.detector")
@@ -407,33 +421,102 @@ def report(value: object, what: str = "report") -> IndexReport:
     return value
 
 
+_VULNERABILITY_TEXTS: Final = (
+    "id",
+    "updater",
+    "name",
+    "description",
+    "issued",
+    "links",
+    "severity",
+    "fixed_in_version",
+)
+
+
 def vulnerability(value: object, what: str = "vulnerability") -> Vulnerability:
-    """A vulnerability AffectedManifests can answer: it must name a package."""
+    """A vulnerability AffectedManifests can answer: every field of the type claircore's
+    decoder gives it (the matchers read them all), and a package with a name."""
     if not isinstance(value, Vulnerability):
         raise InvalidInputError(f"{what}: expected Vulnerability, got {type(value).__name__}")
     if value.package is None:
         raise InvalidInputError(f"{what}.package: a vulnerability needs a package")
+    if not isinstance(value.package, Package):
+        raise InvalidInputError(
+            f"{what}.package: expected Package, got {type(value.package).__name__}"
+        )
     if not isinstance(value.package.name, str) or not value.package.name:
         raise InvalidInputError(f"{what}.package.name: a vulnerability needs a package name")
-    text(value.package.name, f"{what}.package.name")  # sent to Redis as a key's part
+    package(value.package, f"{what}.package")  # the name is sent to Redis as a key's part
+    _texts(value, _VULNERABILITY_TEXTS, what)
+    if value.distribution is not None:
+        distribution(value.distribution, f"{what}.distribution")
+    if value.repository is not None:
+        repository(value.repository, f"{what}.repository")
+    if value.range is not None:
+        if not isinstance(value.range, Range):
+            raise InvalidInputError(
+                f"{what}.range: expected Range or None, got {type(value.range).__name__}"
+            )
+        _version(value.range.lower, f"{what}.range.lower")
+        _version(value.range.upper, f"{what}.range.upper")
+    for name, kind in (("normalized_severity", Severity), ("arch_op", ArchOp)):
+        if not isinstance(getattr(value, name), kind):
+            got = type(getattr(value, name)).__name__
+            raise InvalidInputError(f"{what}.{name}: expected {kind.__name__}, got {got}")
+    aliases = value.aliases
+    if aliases is not None and not isinstance(aliases, list):
+        raise InvalidInputError(
+            f"{what}.aliases: expected a list or None, got {type(aliases).__name__}"
+        )
+    for i, alias in enumerate([value.self, *(aliases or ())]):
+        where = f"{what}.self" if i == 0 else f"{what}.aliases[{i - 1}]"
+        if not isinstance(alias, Alias):
+            raise InvalidInputError(f"{where}: expected Alias, got {type(alias).__name__}")
+        _texts(alias, ("space", "name"), where)
+    if type(value.invert) is not bool:
+        raise InvalidInputError(
+            f"{what}.invert: expected a bool, got {type(value.invert).__name__}"
+        )
     return value
 
 
-def importable(value: IndexReport) -> None:
-    """Raise :class:`ValueError` (naming the fault) unless ``value`` can be imported whole.
+def matchers(value: object) -> tuple[Any, ...]:
+    """``matchers=``: each with the members a matcher has (name, query, filter, vulnerable)."""
+    items = sequence(value, "matchers")
+    for i, m in enumerate(items):
+        if (
+            not isinstance(getattr(m, "name", None), str)
+            or isinstance(getattr(m, "query", None), str | bytes)
+            or not isinstance(getattr(m, "query", None), Iterable)
+            or not all(callable(getattr(m, f, None)) for f in ("filter", "vulnerable"))
+        ):
+            raise InvalidInputError(
+                f"matchers[{i}]: a matcher needs name, query, filter and vulnerable,"
+                f" got {type(m).__name__}"
+            )
+    return tuple(items)
 
-    That is: it names its manifest, it is a finished, successful index report, the store
-    would accept every value in it, and every package has a name (claircore's
-    ``index_packages`` drops a nameless one, so the replay could not finish).
-    """
-    if value.hash is None:
-        raise ValueError("the report has no manifest_hash")
-    if not value.success:
-        raise ValueError(
+
+def replayable(value: object, what: str = "report") -> IndexReport:
+    """A report claircore's controller sequence can replay whole: one the store would accept
+    (:func:`report`), with every package named (claircore's ``index_packages`` drops a
+    nameless one, so the replay could not finish). Checked before the first write."""
+    r = report(value, what)
+    for pid, pkg in (r.packages or {}).items():
+        if not pkg.name:
+            raise InvalidInputError(f"{what}.packages[{pid!r}]: a package without a name")
+    return r
+
+
+def importable(value: IndexReport) -> None:
+    """Raise :class:`InvalidInputError` (a ``ValueError``, naming the fault) unless
+    ``value`` can be imported whole: a finished, successful index report that can be
+    replayed (:func:`replayable`)."""
+    if isinstance(value, IndexReport) and value.hash is None:
+        raise InvalidInputError("report.manifest_hash: the report names no manifest")
+    if isinstance(value, IndexReport) and not value.success:
+        raise InvalidInputError(
             f"not a finished index report (state {value.state!r}, success false"
             + (f", err {value.err!r})" if value.err else ")")
         )
-    r = report(value)  # what the store would refuse, refused before the first write
-    for pid, pkg in (r.packages or {}).items():
-        if not pkg.name:
-            raise ValueError(f"packages[{pid!r}]: a package without a name")
+    replayable(value)

@@ -10,16 +10,20 @@ is safe to repeat).
 from __future__ import annotations
 
 import http.client
+import json
 import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from redis_store.errors import OriginError
+from redis_store.errors import InvalidInputError, OriginError
 from redis_store.models import Digest
+from redis_store.options import seconds
+from redis_store.tier.diagnose import http_failure, http_status
 
-#: Where Clair's indexer serves a manifest's report.
+#: Where Clair's indexer serves a manifest's report, and its state (what a check asks).
 REPORT_PATH = "/indexer/api/v1/index_report/"
+STATE_PATH = "/indexer/api/v1/index_state"
 #: A larger answer is refused rather than read into memory (claircore's largest reports
 #: are a few MB).
 MAX_REPORT_BYTES = 256 * 1024 * 1024
@@ -97,11 +101,12 @@ class ClairIndexerOrigin:
         key_file: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if not isinstance(url, str):
+            raise InvalidInputError(f"origin: expected a URL, got {type(url).__name__}")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"origin: expected an http:// or https:// URL, got {url!r}")
-        if not timeout > 0:
-            raise ValueError("origin timeout must be positive")
+            raise InvalidInputError(f"origin: expected an http:// or https:// URL, got {url!r}")
+        timeout = seconds(timeout, "origin timeout")
         self.base = urllib.parse.urlunsplit(
             (parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"), "", "")
         )
@@ -134,15 +139,13 @@ class ClairIndexerOrigin:
         try:
             status, reason, body = self._get(path, self._headers())
         except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts are OSError
-            raise OriginError(
-                f"{where}: {type(e).__name__}: {e}", origin=self.name, digest=digest
-            ) from e
+            raise http_failure(e, self.name, digest) from e
         except Exception as e:  # the token callable, say
             raise OriginError(f"{where}: {type(e).__name__}: {e}", origin=self.name) from e
         if status == 404:
             return None
         if status != 200:
-            raise OriginError(f"{where}: HTTP {status} {reason}", origin=self.name, digest=digest)
+            raise http_status(status, reason, self.name, digest)
         if len(body) > MAX_REPORT_BYTES:
             raise OriginError(
                 f"{where}: the answer is larger than {MAX_REPORT_BYTES} bytes",
@@ -174,6 +177,29 @@ class ClairIndexerOrigin:
             else:
                 conn.close()
             return answer.status, answer.reason, body
+
+    def check(self) -> None:
+        """Ask the indexer its state (``GET /indexer/api/v1/index_state``, which needs the
+        same token): an :class:`OriginError` saying what is wrong (``misconfigured`` when it
+        is the URL, the token or TLS) before any work."""
+        try:
+            status, reason, body = self._get(self._prefix + STATE_PATH, self._headers())
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise http_failure(e, self.name) from e
+        except Exception as e:  # the token callable, say
+            raise OriginError(f"{self.name}: {type(e).__name__}: {e}", origin=self.name) from e
+        if status != 200:
+            raise http_status(status, reason, self.name, probe=True)
+        try:
+            state = json.loads(body)
+        except ValueError:
+            state = None
+        if not isinstance(state, dict) or "state" not in state:
+            raise OriginError(
+                f"{self.name}: not Clair's indexer API: {STATE_PATH} did not answer an index state",
+                origin=self.name,
+                misconfigured=True,
+            )
 
     def digests(self) -> Iterator[Digest]:
         raise OriginError(

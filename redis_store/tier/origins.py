@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from redis_store.errors import InvalidInputError
 from redis_store.models import Digest
 
 
@@ -82,13 +83,13 @@ class ReadThrough:
 
     def __post_init__(self) -> None:
         if not isinstance(self.origin, Origin):
-            raise TypeError(f"origin: expected an Origin, got {type(self.origin).__name__}")
+            raise InvalidInputError(f"origin: expected an Origin, got {type(self.origin).__name__}")
         if not self.not_found_ttl >= 0:
-            raise ValueError("not_found_ttl must be zero or positive")
+            raise InvalidInputError("not_found_ttl must be zero or positive")
         if self.lock_timeout is not None and not self.lock_timeout > 0:
-            raise ValueError("lock_timeout must be positive")
+            raise InvalidInputError("lock_timeout must be positive")
         if self.remembered < 0:
-            raise ValueError("remembered must be zero or positive")
+            raise InvalidInputError("remembered must be zero or positive")
 
     @property
     def wait(self) -> float:

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from redis_store.errors import OriginError
+from redis_store.errors import InvalidInputError, OriginError
 from redis_store.models import Digest
+from redis_store.options import seconds
+from redis_store.tier.diagnose import postgres_failure
 
 #: The report of one manifest, as text (what Clair's API would serve).
 REPORT = (
@@ -24,6 +26,11 @@ REPORT = (
 FINISHED = (
     "SELECT m.hash FROM manifest m JOIN indexreport ir ON ir.manifest_id = m.id"
     " WHERE ir.scan_result->>'success' = 'true' ORDER BY m.id"
+)
+#: What the tables the origin reads must answer (nothing: LIMIT 0) for it to be Clair's.
+CHECK = (
+    "SELECT m.hash, ir.scan_result FROM manifest m"
+    " JOIN indexreport ir ON ir.manifest_id = m.id LIMIT 0"
 )
 #: Accepted URL schemes (``clair+`` marks the URL as an origin's on the command line).
 SCHEMES = ("clair+postgresql://", "clair+postgres://", "postgresql://", "postgres://")
@@ -37,14 +44,15 @@ class ClairDatabaseOrigin:
     """
 
     def __init__(self, dsn: str, *, timeout: float = 10.0) -> None:
-        if not dsn.startswith(SCHEMES):
-            raise ValueError(f"origin: expected a postgresql:// URL, got {dsn.split('@')[-1]!r}")
-        if not timeout > 0:
-            raise ValueError("origin timeout must be positive")
+        if not isinstance(dsn, str) or not dsn.startswith(SCHEMES):
+            shown = dsn.split("@")[-1] if isinstance(dsn, str) else type(dsn).__name__
+            raise InvalidInputError(f"origin: expected a postgresql:// URL, got {shown!r}")
+        timeout = seconds(timeout, "origin timeout")
         try:
             import psycopg
+            import psycopg.conninfo
         except ImportError as e:  # pragma: no cover - the extra is part of the test install
-            raise ValueError(
+            raise InvalidInputError(
                 "a PostgreSQL origin needs psycopg: pip install 'redis-store[postgres]'"
             ) from e
         self._psycopg: Any = psycopg
@@ -77,9 +85,16 @@ class ClairDatabaseOrigin:
 
     def _failed(self, e: Exception, digest: str = "") -> OriginError:
         self._drop()
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        where = f"{self.name}: {digest}" if digest else self.name
-        return OriginError(f"{where}: {type(e).__name__}: {first}", origin=self.name, digest=digest)
+        params = self._psycopg.conninfo.conninfo_to_dict(self.dsn)
+        return postgres_failure(e, self.name, params, self.timeout, digest)
+
+    def check(self) -> None:
+        """Connect and look for claircore's tables: an :class:`OriginError` saying what is
+        wrong (``misconfigured`` when it is the URL or the database) before any work."""
+        try:
+            self._connection().execute(CHECK).fetchall()
+        except self._psycopg.Error as e:
+            raise self._failed(e) from e
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)

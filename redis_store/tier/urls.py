@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from redis_store.errors import InvalidInputError
 from redis_store.tier.http import ClairIndexerOrigin
 from redis_store.tier.origins import Origin
 from redis_store.tier.postgres import SCHEMES, ClairDatabaseOrigin
@@ -23,7 +24,9 @@ def origin_from_url(
     if url.startswith(("http://", "https://")):
         return ClairIndexerOrigin(url, timeout=timeout, token=token, ca_file=ca_file)
     shown = url.split("://")[0] + "://…" if "://" in url else url
-    raise ValueError(f"origin: {shown!r} is neither a clair+postgresql:// nor an http(s):// URL")
+    raise InvalidInputError(
+        f"origin: {shown!r} is neither a clair+postgresql:// nor an http(s):// URL"
+    )
 
 
 __all__ = ["origin_from_url"]

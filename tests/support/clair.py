@@ -1,7 +1,8 @@
 """A stand-in for Clair's indexer HTTP API on loopback, serving given reports.
 
 Real HTTP (``http.server`` in a thread): ``GET /indexer/api/v1/index_report/{digest}``
-answers the report's JSON, 404 for a digest it does not hold, and for digests given a
+answers the report's JSON (``GET /indexer/api/v1/index_state`` the indexer's state, which a
+client checks first), 404 for a digest it does not hold, and for digests given a
 ``fault``: ``"500"`` (an internal error), ``"slow"`` (answers after ``slow_seconds``),
 ``"malformed"`` (not JSON), ``"truncated"`` (JSON cut short), ``"other"`` (another
 manifest's report). With a ``token``, a request without ``Authorization: Bearer <token>``
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/indexer/api/v1/index_report/"
+STATE = "/indexer/api/v1/index_state"
 
 
 class ClairAPI:
@@ -25,11 +27,17 @@ class ClairAPI:
         self.faults: dict[str, str] = {}
         self.token = token
         self.slow_seconds = 2.0
+        #: Seconds every answer waits (a Clair across a network); 0 by default.
+        self.delay_seconds = 0.0
+        #: What ``GET /indexer/api/v1/index_state`` answers (claircore's scanner set hash).
+        self.state = "4a1fb6a8b3e1bd47b55d2c0b3a4ab1a3"
         self.requests: Counter[str] = Counter()
         self.authorizations: list[str | None] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Clair's server
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -46,6 +54,10 @@ class ClairAPI:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
+        if h.path == STATE:  # what a client checks first: the indexer's state
+            if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
+                return self._send(h, 401, b'{"code":"unauthorized"}')
+            return self._send(h, 200, b'{"state":"' + self.state.encode() + b'"}')
         if not h.path.startswith(PREFIX):
             return self._send(h, 404, b'{"code":"not-found"}')
         digest = h.path[len(PREFIX) :]
@@ -54,6 +66,8 @@ class ClairAPI:
         self.authorizations.append(auth)
         if self.token is not None and auth != f"Bearer {self.token}":
             return self._send(h, 401, b'{"code":"unauthorized"}')
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
         fault = self.faults.get(digest)
         if fault == "500":
             return self._send(h, 500, b'{"code":"internal-error"}')

@@ -373,17 +373,19 @@ def start_redis(
     timeout: float = 10.0,
     stop_timeout: float = 10.0,
     cpus: set[int] | None = None,
+    port: int | None = None,
 ) -> RedisServer:
-    """``redis-server`` on a free loopback port, ready to answer PING, with no RDB snapshots:
-    with ``aof``, the AOF fsynced every second (what the benchmark runs), else no persistence
-    at all (the tests' servers); on ``cpus`` only, when given. ``extra`` arguments are
-    appended (a setting given twice takes the last value)."""
+    """``redis-server`` on a free loopback port (or ``port``: a restart where one stopped),
+    ready to answer PING, with no RDB snapshots: with ``aof``, the AOF fsynced every second
+    (what the benchmark runs), else no persistence at all (the tests' servers); on ``cpus``
+    only, when given. ``extra`` arguments are appended (a setting given twice takes the last
+    value)."""
     binary = binary or redis_server_binary()
     if binary is None:
         require_binaries(postgres=False, redis=True)
         raise AssertionError("unreachable")
     workdir = Path(tempfile.mkdtemp(prefix="redis-store-redis-"))
-    port = free_port()
+    port = port or free_port()
     persistence = (
         ["--appendonly", "yes", "--appendfsync", "everysec"] if aof else ["--appendonly", "no"]
     )
