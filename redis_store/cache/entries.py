@@ -75,8 +75,9 @@ class Entries:
     max_entries: int = 100_000
     max_bytes: int = 256 << 20
     max_age: float = 300.0
-    #: Called before every look-up and store, under no lock: applies invalidations that
-    #: already arrived (the tracking's non-blocking poll), so none is ever answered past.
+    #: Called before every look-up and store, under the lock (the tracking shares it):
+    #: applies invalidations that already arrived (the tracking's non-blocking poll), so
+    #: none is ever answered past.
     poll: Callable[[], None] = lambda: None
     stats: CacheStats = field(default_factory=CacheStats)
 
@@ -96,8 +97,8 @@ class Entries:
     # -- reading ---------------------------------------------------------------------------
     def get(self, key: Hashable) -> Any:
         """The answer kept under ``key``, or :data:`MISS`."""
-        self.poll()
         with self.lock:
+            self.poll()
             entry = self._entries.get(key)
             if entry is None or not self.live:
                 self.stats.misses += 1
@@ -106,6 +107,23 @@ class Entries:
                 self._drop(key, entry)
                 self.stats.evictions += 1
                 self.stats.misses += 1
+                return MISS
+            self._entries.move_to_end(key)
+            self.stats.hits += 1
+            return entry.value
+
+    def hit(self, key: Hashable, *, falsy: bool = True) -> Any:
+        """The answer kept under ``key`` if there is one (counted as a hit), else
+        :data:`MISS` without counting a miss: a method's shortcut asks this first, and on
+        :data:`MISS` its operation looks the answer up again and counts the miss once.
+        ``falsy=False`` takes a kept false answer as MISS (the operation has more to do
+        with it, such as reading it through from an origin)."""
+        with self.lock:
+            self.poll()
+            entry = self._entries.get(key)
+            if entry is None or not self.live or (not falsy and not entry.value):
+                return MISS
+            if entry.expires <= time.monotonic():
                 return MISS
             self._entries.move_to_end(key)
             self.stats.hits += 1
@@ -121,22 +139,29 @@ class Entries:
     ) -> bool:
         """Keep ``value`` under ``key`` if nothing it ``depends`` on changed since ``fence``;
         returns whether it was kept."""
-        self.poll()
         deps = tuple(depends)
         with self.lock:
+            self.poll()
             if not self._admissible(deps, fence):
                 self.stats.refused += 1
                 return False
-            old = self._entries.get(key)
+            entries = self._entries
+            old = entries.get(key)
             if old is not None:
                 self._drop(key, old)
-            entry = _Entry(value, deps, size, time.monotonic() + self.max_age)
-            self._entries[key] = entry
+            entries[key] = _Entry(value, deps, size, time.monotonic() + self.max_age)
+            by_key = self._by_key
             for d in deps:
-                self._by_key.setdefault(d, set()).add(key)
-            self.stats.bytes += size
-            self.stats.entries = len(self._entries)
-            self._shrink()
+                keys = by_key.get(d)
+                if keys is None:
+                    by_key[d] = {key}
+                else:
+                    keys.add(key)
+            stats = self.stats
+            stats.bytes += size
+            stats.entries = len(entries)
+            if stats.entries > self.max_entries or stats.bytes > self.max_bytes:
+                self._shrink()
             return True
 
     def _admissible(self, deps: tuple[str, ...], fence: Fence) -> bool:

@@ -147,7 +147,14 @@ class Tracking:
     _wanted: set[str | None] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._lock = threading.RLock()
+        #: The cache's own lock: a look-up drains the sockets and answers under one lock, and
+        #: the listener thread applies what it read under it too.
+        self._lock = self.entries.lock
+        #: The listener sockets, registered for a non-blocking readiness check (None: no
+        #: listener), by file descriptor; and those whose TLS layer may hold bytes.
+        self._poller: Any = None
+        self._by_fd: dict[int, Listener] = {}
+        self._tls: list[Listener] = []
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -199,28 +206,53 @@ class Tracking:
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
+            self._listeners_changed()
             self.state, self.reason = "reconnecting", reason
             self.entries.clear(live=False)
         self._wake()
 
     # -- reading invalidations ---------------------------------------------------------------
     def poll(self) -> None:
-        """Apply every invalidation that has already arrived (non-blocking on the socket).
+        """Apply every invalidation that has already arrived (non-blocking on the sockets).
 
-        The lock is taken even when the sockets look empty: the listener thread may have read
-        an invalidation off a socket and not applied it yet (it holds the lock meanwhile, and
-        may be waiting for the interpreter), and the answer must wait for it."""
+        Called under the cache's lock, which the listener thread holds while it applies what
+        it read off a socket: an invalidation read but not applied yet is waited for, not
+        missed. The readiness check is one ``epoll`` call over the registered sockets."""
+        with self._lock:
+            poller = self._poller
+            if poller is None:
+                return
+            try:
+                events = poller.poll(0)
+            except (OSError, ValueError):  # a socket closed under us: the thread reconnects
+                ready = list(self._listeners.values())
+            else:
+                if not events and not self._tls:
+                    return
+                by_fd = self._by_fd
+                ready = [by_fd[fd] for fd, _ in events if fd in by_fd]
+            ready += [x for x in self._tls if x not in ready and x.pending()]
+            for listener in ready:
+                self._drain(listener)
+
+    def _listeners_changed(self) -> None:
+        """Register the current listener sockets for :meth:`poll` (under the lock)."""
+        old, self._poller = self._poller, None
+        if old is not None:
+            old.close()
+        self._by_fd = {}
+        self._tls = []
         listeners = list(self._listeners.values())
         if not listeners:
             return
-        with self._lock:
-            try:
-                ready, _, _ = select.select(listeners, [], [], 0)
-            except (OSError, ValueError):  # a socket closed under us: the thread reconnects
-                ready = listeners
-            ready += [x for x in listeners if x not in ready and x.pending()]
-            for listener in ready:
-                self._drain(listener)
+        poller: Any = select.epoll() if hasattr(select, "epoll") else _Poll()
+        for listener in listeners:
+            fd = listener.fileno()
+            poller.register(fd, select.POLLIN)
+            self._by_fd[fd] = listener
+            if isinstance(listener.sock, ssl.SSLSocket):
+                self._tls.append(listener)
+        self._poller = poller
 
     def _drain(self, listener: Listener) -> None:
         if self._listeners.get(_key_of(self._listeners, listener)) is not listener:
@@ -289,6 +321,7 @@ class Tracking:
                     listener.close()
                     return False
                 self._listeners[name] = listener
+                self._listeners_changed()
                 if name is None and self.sentinel:
                     self._primary = node.name
         with self._lock:
@@ -312,6 +345,7 @@ class Tracking:
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
+            self._listeners_changed()
             self.entries.clear(live=False)
         self._stop.set()
         self._wake()
@@ -323,6 +357,22 @@ class Tracking:
 
     def nodes_listening(self) -> list[str]:
         return sorted(listener.name for listener in self._listeners.values())
+
+
+class _Poll:
+    """``select.poll`` with ``close`` (where there is no ``epoll``)."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+
+    def register(self, fd: int, events: int) -> None:
+        self._poll.register(fd, events)
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        return self._poll.poll(timeout)
+
+    def close(self) -> None:
+        pass
 
 
 def _listen(ref: weakref.ref[Tracking], wake: socket.socket) -> None:

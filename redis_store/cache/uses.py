@@ -38,6 +38,11 @@ class Uses:
             with self._lock:
                 self._due[digest] = None
 
+    def flush_due(self) -> bool:
+        """Whether uses wait that are due to be sent on their own (``take(riding=False)``
+        would return them)."""
+        return bool(self._due) and time.monotonic() - self._last_flush >= FLUSH_INTERVAL
+
     def take(self, *, riding: bool) -> list[str]:
         """The uses to send now: all due ones when they ride on a round trip being made
         anyway (``riding``), else only if the last flush is a second old."""

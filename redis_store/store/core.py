@@ -39,7 +39,7 @@ from redis_store.models import (
     copies,
 )
 from redis_store.options import flag, seconds
-from redis_store.store import validate
+from redis_store.store import inputs, validate
 from redis_store.store.calls import Arg, Batch, Command, Op, ScriptCall
 from redis_store.store.importing import Importing
 from redis_store.store.known import KnownEntities
@@ -83,6 +83,7 @@ class StoreCore(Importing):
         #: _scanner_ids_of), and the registry's epoch they hold for (None: not known yet).
         self._scanner_ids: dict[bytes, bytes] = {}
         self._epoch: str | None = None
+        self._epoch_command = Command(("HGET", keys.seq, "epoch"))
         #: Entities seen, by identity: their IDs and stored values (what an import names).
         self.known = KnownEntities()
         #: This store's index runs: its report writes carry this token and a growing sequence
@@ -127,7 +128,7 @@ class StoreCore(Importing):
     @operation
     def register_scanners(self, scanners: Iterable[Scanner]) -> Op[None]:
         """Register scanners (insert-if-absent); every store sees them at once."""
-        identities = validate.scanner_identities(scanners)
+        identities = inputs.scanner_identities(scanners)
         if not identities:
             return
         k = self.keys
@@ -163,6 +164,16 @@ class StoreCore(Importing):
                 cache[identity] = scanner_id
         return [cache[i] for i in identities]
 
+    def _known_ids(self, identities: Sequence[bytes]) -> list[bytes] | None:
+        """The scanners' IDs when every one is known (no round trip), else None."""
+        if self._epoch is None:
+            return None
+        known = self._scanner_ids
+        try:
+            return [known[i] for i in identities]
+        except KeyError:
+            return None
+
     def _learn_epoch(self, epoch: str) -> bool:
         """Take the registry's epoch; whether it replaced another (the server lost its data:
         everything cached about it is forgotten)."""
@@ -189,7 +200,9 @@ class StoreCore(Importing):
         its registry is another one, forget what was cached from it and run ``work`` once
         more with IDs resolved anew."""
         for attempt in range(2):
-            ids = yield from self._scanner_ids_of(identities)
+            ids = self._known_ids(identities)
+            if ids is None:
+                ids = yield from self._scanner_ids_of(identities)
             epoch = (self._epoch or "") if self.steps.scripts_span_slots else ""
             try:
                 return (yield from work(ids, epoch))
@@ -201,7 +214,7 @@ class StoreCore(Importing):
 
     def _epoch_read(self) -> Command:
         """Read beside an answer that depends on scanner IDs: the registry's epoch."""
-        return Command(("HGET", self.keys.seq, "epoch"))
+        return self._epoch_command
 
     def _check_epoch(self, reply: Any) -> None:
         epoch = unwrap(reply)
@@ -214,10 +227,10 @@ class StoreCore(Importing):
         """Create the manifest and link its layers (links are only ever added)."""
         if not isinstance(manifest, Manifest):
             raise InvalidInputError(f"manifest: expected Manifest, got {type(manifest).__name__}")
-        digest = validate.digest(manifest.hash, "manifest.hash")
+        digest = inputs.digest(manifest.hash, "manifest.hash")
         layers: dict[str, None] = {}
         for i, layer in enumerate(validate.sequence(manifest.layers, "manifest.layers")):
-            layers[validate.digest(layer, f"manifest.layers[{i}]")] = None
+            layers[inputs.digest(layer, f"manifest.layers[{i}]")] = None
         yield from self.steps.persist_manifest(digest, list(layers))
 
     @operation
@@ -236,7 +249,7 @@ class StoreCore(Importing):
     def set_index_finished(self, report: IndexReport, scanners: Iterable[Scanner]) -> Op[None]:
         """Record that ``scanners`` finished the manifest and store its report, atomically."""
         report = validate.report(report)
-        identities = validate.scanner_identities(scanners)
+        identities = inputs.scanner_identities(scanners)
         d = Digest(report.hash or "")
         k = self.keys
         blob = storage.encode_report(report)
@@ -252,11 +265,34 @@ class StoreCore(Importing):
 
         yield from self._with_scanners(identities, write)
 
-    @operation
+    def _manifest_scanned_hit(self, manifest: object, scanners: object) -> Any:
+        """``manifest_scanned`` from the local cache, or MISS (see ``operation``)."""
+        cache = self.cache
+        if cache is None or self._epoch is None or type(scanners) not in (list, tuple):
+            return MISS
+        d = inputs.known_digest(manifest)
+        if d is None or not scanners:
+            return MISS
+        known = self._scanner_ids
+        ids = []
+        for scanner in scanners:  # type: ignore[attr-defined]  # a list or tuple
+            scanner_id = known.get(inputs.known_identity(scanner))  # type: ignore[arg-type]
+            if scanner_id is None:
+                return MISS
+            ids.append(scanner_id)
+        found = cache.hit(("manifest_scanned", d))
+        if found is MISS:
+            return MISS
+        answer = all(i in found for i in ids)
+        if not answer and self.tier is not None:
+            return MISS  # read through from the origin
+        return answer
+
+    @operation.answered_by(_manifest_scanned_hit)
     def manifest_scanned(self, manifest: Digest | str, scanners: Iterable[Scanner]) -> Op[bool]:
         """Whether every scanner finished the manifest (vacuously true for no scanners).
         With an origin, a manifest not held here is read through first."""
-        d = validate.digest(manifest, "manifest")
+        d = inputs.digest(manifest, "manifest")
         if self.tier is None:
             return (yield from self._scanned(d, scanners))
         scanners = validate.sequence(scanners, "scanners")
@@ -266,40 +302,64 @@ class StoreCore(Importing):
         return scanned
 
     def _scanned(self, d: Digest, scanners: Iterable[Scanner]) -> Op[bool]:
-        identities = validate.scanner_identities(scanners)
+        identities = inputs.scanner_identities(scanners)
         if not identities:
             return True
         scanned = self.keys.manifest_scanned(d)
 
         def ask(ids: list[bytes], _epoch: str) -> Op[bool]:
-            def read(fence: Fence | None) -> Op[tuple[bool, int]]:
-                reply, epoch = yield [
-                    Command(("SMISMEMBER", scanned, *ids), fence=fence),
-                    self._epoch_read(),
-                ]
-                self._check_epoch(epoch)
-                return all(unwrap(reply)), 8
-
-            key = ("manifest_scanned", d, *ids)
-            return (yield from self._cached(key, (scanned,), read, _same))
+            found = yield from self._members(("manifest_scanned", d), scanned)
+            return all(i in found for i in ids)
 
         return (yield from self._with_scanners(identities, ask))
 
-    @operation
+    def _members(self, key: Hashable, scanned: str) -> Op[frozenset[bytes]]:
+        """The scanner IDs in a scanned set (a manifest's or a layer's), kept whole: it
+        answers whether any scanners scanned it (a set holds one ID per scanner)."""
+
+        def read(fence: Fence | None) -> Op[tuple[frozenset[bytes], int]]:
+            reply, epoch = yield [Command(("SMEMBERS", scanned), fence=fence), self._epoch_read()]
+            self._check_epoch(epoch)
+            found = frozenset(unwrap(reply))
+            return found, 16 * (len(found) + 1)
+
+        return (yield from self._cached(key, (scanned,), read, _same))
+
+    def _report_hit(self, manifest: object) -> Any:
+        """The report's JSON from the local cache (None: no report), or MISS."""
+        cache = self.cache
+        if cache is None:
+            return MISS
+        d = inputs.known_digest(manifest)
+        if d is None:
+            return MISS
+        uses = self._uses
+        uses.note(d)
+        if uses.flush_due():
+            return MISS  # the operation sends the uses due
+        return cache.hit(("report", d), falsy=self.tier is None)
+
+    def _index_report_hit(self, manifest: object) -> Any:
+        source = self._report_hit(manifest)
+        if source is MISS or source is None:
+            return source
+        return LazyIndexReport.of(source)
+
+    @operation.answered_by(_index_report_hit)
     def index_report(self, manifest: Digest | str) -> Op[IndexReport | None]:
         """The stored report (its JSON round trip), or None. Its fields are decoded when
         first read (:class:`~redis_store.codec.lazy.LazyIndexReport`)."""
-        d = validate.digest(manifest, "manifest")
+        d = inputs.digest(manifest, "manifest")
         source = yield from self._report_json(d)
         if source is None and self.tier is not None:
             source = yield from self._read_through(d)
         return None if source is None else LazyIndexReport.of(source)
 
-    @operation
+    @operation.answered_by(_report_hit)
     def index_report_json(self, manifest: Digest | str) -> Op[bytes | None]:
         """The stored report in claircore's JSON (what Clair's indexer API serves), or None,
         without building any object."""
-        d = validate.digest(manifest, "manifest")
+        d = inputs.digest(manifest, "manifest")
         source = yield from self._report_json(d)
         if source is None and self.tier is not None:
             source = yield from self._read_through(d)
@@ -347,8 +407,8 @@ class StoreCore(Importing):
     @operation
     def set_layer_scanned(self, layer: Layer | Digest | str, scanner: Scanner) -> Op[None]:
         """Mark the layer scanned by the scanner."""
-        d = validate.digest(layer, "layer")
-        identity = validate.scanner_identity(scanner, "scanner")
+        d = inputs.digest(layer, "layer")
+        identity = inputs.scanner_identity(scanner, "scanner")
         k = self.keys
 
         def write(ids: list[bytes], epoch: str) -> Op[None]:
@@ -360,24 +420,28 @@ class StoreCore(Importing):
 
         yield from self._with_scanners([identity], write)
 
-    @operation
+    def _layer_scanned_hit(self, layer: object, scanner: object) -> Any:
+        """``layer_scanned`` from the local cache, or MISS (see ``operation``)."""
+        cache = self.cache
+        if cache is None or self._epoch is None:
+            return MISS
+        d = inputs.known_digest(layer)
+        scanner_id = self._scanner_ids.get(inputs.known_identity(scanner))  # type: ignore[arg-type]
+        if d is None or scanner_id is None:
+            return MISS
+        found = cache.hit(("layer_scanned", d))
+        return found if found is MISS else scanner_id in found
+
+    @operation.answered_by(_layer_scanned_hit)
     def layer_scanned(self, layer: Layer | Digest | str, scanner: Scanner) -> Op[bool]:
         """Whether the scanner scanned the layer (False for an unknown layer)."""
-        d = validate.digest(layer, "layer")
-        identity = validate.scanner_identity(scanner, "scanner")
+        d = inputs.digest(layer, "layer")
+        identity = inputs.scanner_identity(scanner, "scanner")
         scanned = self.keys.layer_scanned(d)
 
         def ask(ids: list[bytes], _epoch: str) -> Op[bool]:
-            def read(fence: Fence | None) -> Op[tuple[bool, int]]:
-                reply, epoch = yield [
-                    Command(("SISMEMBER", scanned, ids[0]), fence=fence),
-                    self._epoch_read(),
-                ]
-                self._check_epoch(epoch)
-                return bool(unwrap(reply)), 8
-
-            key = ("layer_scanned", d, ids[0])
-            return (yield from self._cached(key, (scanned,), read, _same))
+            found = yield from self._members(("layer_scanned", d), scanned)
+            return ids[0] in found
 
         return (yield from self._with_scanners([identity], ask))
 
@@ -402,8 +466,8 @@ class StoreCore(Importing):
                     p.filepath.encode(),
                 )
             )
-        d = validate.digest(layer, "layer")
-        identity = validate.scanner_identity(scanner, "scanner")
+        d = inputs.digest(layer, "layer")
+        identity = inputs.scanner_identity(scanner, "scanner")
 
         def write(ids: list[bytes], epoch: str) -> Op[None]:
             yield from self.steps.index_packages(d, ids[0], epoch, values)
@@ -413,8 +477,8 @@ class StoreCore(Importing):
     def _index_entities(
         self, kind: str, layer: object, scanner: object, values: list[bytes]
     ) -> Op[None]:
-        d = validate.digest(layer, "layer")
-        identity = validate.scanner_identity(scanner, "scanner")
+        d = inputs.digest(layer, "layer")
+        identity = inputs.scanner_identity(scanner, "scanner")
 
         def write(ids: list[bytes], epoch: str) -> Op[None]:
             yield from self.steps.index_entities(kind, d, ids[0], epoch, values)
@@ -463,9 +527,9 @@ class StoreCore(Importing):
         copy: Callable[[T], T],
     ) -> Op[list[T]]:
         """One entity per artifact of the requested scanners, in first-written order."""
-        d = validate.digest(layer, "layer")
+        d = inputs.digest(layer, "layer")
         items = validate.sequence(scanners, "scanners")
-        identities = [validate.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
+        identities = [inputs.scanner_identity(s, f"scanners[{i}]") for i, s in enumerate(items)]
         if not identities:
             return []
         artifacts_key = self.keys.layer_artifacts(d, kind)
@@ -536,7 +600,7 @@ class StoreCore(Importing):
         if len(digests) == 1 and not isinstance(digests[0], str):
             digests = tuple(validate.sequence(digests[0], "digests"))
         wanted = list(
-            dict.fromkeys(validate.digest(x, f"digests[{i}]") for i, x in enumerate(digests))
+            dict.fromkeys(inputs.digest(x, f"digests[{i}]") for i, x in enumerate(digests))
         )
         deleted = set((yield from self.steps.delete_manifests(wanted, self._held_locks)))
         for d in deleted:

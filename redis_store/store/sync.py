@@ -15,6 +15,7 @@ from redis_store.models import Digest
 from redis_store.observe import watch
 from redis_store.store import locks, validate
 from redis_store.store.calls import Batch, Fetch, Op, Pause
+from redis_store.store.direct import DirectWire
 from redis_store.store.operation import SyncDriver
 from redis_store.store.transport import ClientStore, Send
 
@@ -26,13 +27,20 @@ class RedisStore(SyncDriver, ClientStore):
 
     client_class = redis.Redis
 
+    def __init__(self, client: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(client, *args, **kwargs)
+        #: Sends batches straight on pooled connections (None: through redis-py's calls).
+        self._direct = None if self.cluster or not DirectWire.usable(client) else DirectWire(client)
+
     def _run(self, op: Op[R]) -> R:
         """Run an operation to its end: each batch sent, each pause slept, each report
         fetched from the origin (its failure thrown into the operation, which cleans up)."""
         try:
             step = next(op)
             while True:
-                if isinstance(step, Pause):
+                if type(step) is list:  # a batch: the common case first
+                    step = op.send(self._send(step))
+                elif isinstance(step, Pause):
                     time.sleep(step.seconds)
                     step = op.send([])
                 elif isinstance(step, Fetch):
@@ -57,13 +65,26 @@ class RedisStore(SyncDriver, ClientStore):
                 if isinstance(step, Send):
                     step = exchange.send(self._send_calls(step.calls))
                 else:
-                    self._script_loader().execute()
+                    self._load_scripts()
                     step = exchange.send(None)
         except StopIteration as stop:
             replies: list[Any] = stop.value
             return replies
 
+    def _load_scripts(self) -> None:
+        direct = self._direct
+        if direct is None:
+            self._script_loader().execute()
+            return
+        replies = direct.send([("SCRIPT", "LOAD", s.script) for s in self.scripts.values()])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+
     def _send_calls(self, calls: Batch) -> list[Any]:
+        direct = self._direct
+        if direct is not None:
+            return direct.send([self._command(call) for call in calls])
         if len(calls) == 1:
             call = calls[0]
             try:

@@ -36,11 +36,27 @@ if TYPE_CHECKING:
     from typing import Self
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """A wire step: send these calls in one round trip, reply with their replies."""
 
     calls: Batch
+
+
+#: What marks a connection's next command as a read the server tracks (OPTIN).
+CACHING_YES: Final = ("CLIENT", "CACHING", "YES")
+CACHING: Final = Command(CACHING_YES)
+
+
+@dataclass(slots=True)
+class Tracked:
+    """Where ``_track`` put its calls in a batch: the tracking set-ups (position, node),
+    the reads marked for tracking (position of their CACHING YES, node, the read), and the
+    batch's own calls."""
+
+    setup: list[tuple[int, Any]]
+    reads: list[tuple[int, Any, Call]]
+    own: list[int]
 
 
 class LoadScripts:
@@ -107,6 +123,8 @@ class ClientStore(StoreCore):
         self.wait_replicas, self.wait_timeout = durability(client, wait_replicas, wait_timeout)
         #: The registered scripts by name (redis-py objects that know their SHA).
         self.scripts = register_scripts(client)
+        #: The tracking set-up sent with reads the cache may keep (one server).
+        self._tracking_command: Command | None = None
         #: Where calls are reported (``metrics=``: a prometheus_client registry,
         #: ``tracing=``: OpenTelemetry); None: nowhere, at no cost (redis_store.observe).
         self.observer = observer_for(self, metrics, tracing)
@@ -182,12 +200,29 @@ class ClientStore(StoreCore):
         """The replies of ``batch``: sent once, and what NOSCRIPT refused once more after
         the scripts are loaded. Error replies of scripts name the script's file and line."""
         replies = yield from self._round_trip(batch)
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                replies = yield from self._mend(batch, replies)
+                break
+        cache = self.cache
+        if cache is not None:
+            # a process reads its own writes: what they changed is dropped before they return
+            written: list[str] = []
+            for call in batch:
+                if isinstance(call, ScriptCall) and is_write(call.name):
+                    written += call.keys
+            if written:
+                cache.invalidate(written)
+        return replies
+
+    def _mend(self, batch: Batch, replies: list[Any]) -> Exchange:
+        """Replies with errors: what NOSCRIPT refused sent again once the scripts are loaded
+        (lost in a restart, SCRIPT FLUSH, failover, maybe again between a load and the
+        resend; a refused call did not run), and script errors located."""
         for _ in range(SCRIPT_RELOADS):
             missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
             if not missing:
                 break
-            # lost (restart, SCRIPT FLUSH, failover), maybe again between a load and the
-            # resend: load them all and resend what was refused (it did not run)
             yield LOAD_SCRIPTS
             again = yield from self._round_trip([batch[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
@@ -195,83 +230,103 @@ class ClientStore(StoreCore):
         for i, (call, reply) in enumerate(zip(batch, replies, strict=True)):
             if isinstance(call, ScriptCall) and isinstance(reply, ResponseError):
                 replies[i] = located(call.name, reply)
-        if self.cache is not None:
-            # a process reads its own writes: what they changed is dropped before they return
-            written = [
-                key
-                for call in batch
-                if isinstance(call, ScriptCall) and is_write(call.name)
-                for key in call.keys
-            ]
-            if written:
-                self.cache.invalidate(written)
         return replies
 
     def _round_trip(self, batch: Batch) -> Exchange:
         """One round trip: the batch as sent (tracking for reads the cache may keep, WAIT
         after writes), its replies checked."""
-        wire = self._durable(batch)
-        wire, roles = self._track(wire)
+        wire = self._durable(batch) if self.wait_replicas else batch
+        tracked = None
+        if self.tracking is not None:
+            for call in wire:
+                if call.fence is not None:
+                    wire, tracked = self._track(wire)
+                    break
         replies = yield Send(wire)
         assert replies is not None
-        if roles:
-            replies = self._tracked(roles, replies)
+        if tracked is not None:
+            replies = self._tracked(tracked, replies)
         return self._acknowledged(batch, replies)
 
-    def _track(self, wire: Batch) -> tuple[Batch, list[Any]]:
+    def _track(self, wire: Batch) -> tuple[Batch, Tracked | None]:
         """The batch as sent when it holds reads the cache may keep: per node they go to,
         ``CLIENT TRACKING ON REDIRECT <listener> OPTIN`` first, then ``CLIENT CACHING YES``
         right before each of them. The server then tells this store's listener when what
         those reads (and nothing else the connection runs) read changes. Returns the calls
-        and what each one is: None for the batch's own, else the tracking it sets up."""
+        and where the added ones are (None: nothing added, no listener yet, so the reads go
+        untracked and their answers are not kept)."""
         tracking = self.tracking
-        if tracking is None or not any(call.fence is not None for call in wire):
-            return wire, []
+        assert tracking is not None
+        if not self.cluster:  # one node: one set-up, first
+            listener = tracking.redirect(None)
+            if listener is None:
+                return wire, None
+            out: Batch = [self._tracking_on(listener)]
+            tracked = Tracked([(0, None)], [], [])
+            for call in wire:
+                if call.fence is not None:
+                    tracked.reads.append((len(out), None, call))
+                    out.append(CACHING)
+                tracked.own.append(len(out))
+                out.append(call)
+            return out, tracked
         redirects: dict[str | None, tuple[Any, int] | None] = {}
-        out: Batch = []
-        roles: list[Any] = []
+        out = []
+        tracked = Tracked([], [], [])
         for call in wire:
             if call.fence is not None:
-                node = self._node_of(call) if self.cluster else None
+                node = self._node_of(call)
                 name = None if node is None else node.name
                 if name not in redirects:
                     listener = tracking.redirect(name)
                     redirects[name] = None if listener is None else (node, listener)
                     if listener is not None:
                         command = ("CLIENT", "TRACKING", "ON", "REDIRECT", listener, "OPTIN")
+                        tracked.setup.append((len(out), node))
                         out.append(Command(command, target=node))
-                        roles.append(("tracking", node))
                 if redirects[name] is not None:
-                    out.append(Command(("CLIENT", "CACHING", "YES"), target=node))
-                    roles.append(("caching", node, call))
+                    tracked.reads.append((len(out), node, call))
+                    out.append(Command(CACHING_YES, target=node))
+            tracked.own.append(len(out))
             out.append(call)
-            roles.append(None)
-        if len(out) == len(wire):
-            return wire, []  # no listener yet: sent untracked, answers not kept
-        return out, roles
+        if not tracked.setup:
+            return wire, None
+        return out, tracked
 
-    def _tracked(self, roles: list[Any], replies: list[Any]) -> list[Any]:
+    def _tracking_on(self, listener: int) -> Command:
+        """``CLIENT TRACKING ON REDIRECT <listener> OPTIN`` (one server), made once per
+        listener."""
+        made = self._tracking_command
+        if made is None or made.args[4] != listener:
+            command = ("CLIENT", "TRACKING", "ON", "REDIRECT", listener, "OPTIN")
+            made = self._tracking_command = Command(command)
+        return made
+
+    def _tracked(self, tracked: Tracked, replies: list[Any]) -> list[Any]:
         """The batch's own replies; each read the server confirmed it tracks is marked
         so on its fence (its answer may be kept)."""
-        assert self.tracking is not None
-        own: list[Any] = []
-        refused: set[Any] = set()
-        for role, reply in zip(roles, replies, strict=True):
-            if role is None:
-                own.append(reply)
-                continue
+        tracking = self.tracking
+        assert tracking is not None
+        refused: set[int] = set()
+        for at, node in tracked.setup:
+            reply = replies[at]
             if isinstance(reply, Exception):
-                refused.add(id(role[1]))
-                self.tracking.lost(f"the server refused to track reads: {reply}")
+                refused.add(id(node))
+                tracking.lost(f"the server refused to track reads: {reply}")
+        for at, node, call in tracked.reads:
+            reply = replies[at]
+            if isinstance(reply, Exception):
+                tracking.lost(f"the server refused to track reads: {reply}")
                 continue
-            if role[0] == "caching" and id(role[1]) not in refused:
-                call = role[2]
-                if self.cluster and self._node_of(call) != role[1]:
-                    # the slot map changed under the read: trust nothing read so far
-                    self.tracking.lost("a key moved to another cluster node")
-                    continue
-                call.fence.tracked = True
-        return own
+            if id(node) in refused:
+                continue
+            if self.cluster and self._node_of(call) != node:
+                # the slot map changed under the read: trust nothing read so far
+                tracking.lost("a key moved to another cluster node")
+                continue
+            assert call.fence is not None
+            call.fence.tracked = True
+        return [replies[i] for i in tracked.own]
 
     def _node_of(self, call: Call) -> Any:
         """The cluster node serving a call's key."""
