@@ -169,22 +169,17 @@ def test_noscript_right_after_a_reload_is_retried(
     store = store_on(server)
     store.register_scanners([A])
     store.client.script_flush()
-    loader = store._script_loader
+    load = store._load_scripts
     flushed = 0
 
-    def flush_after_loading() -> Any:
-        class Loader:
-            def execute(self) -> Any:
-                nonlocal flushed
-                result = loader().execute()
-                if flushed < 2:  # lost again before the resend, twice
-                    flushed += 1
-                    store.client.script_flush()
-                return result
+    def flush_after_loading() -> None:
+        nonlocal flushed
+        load()
+        if flushed < 2:  # lost again before the resend, twice
+            flushed += 1
+            store.client.script_flush()
 
-        return Loader()
-
-    monkeypatch.setattr(store, "_script_loader", flush_after_loading)
+    monkeypatch.setattr(store, "_load_scripts", flush_after_loading)
     m = gen.random_digest()
     store.persist_manifest(Manifest(hash=m, layers=[]))
     assert flushed == 2
