@@ -11,11 +11,14 @@ reader. What redis-py does around a call is kept: the connection's ``Retry`` (re
 and on Sentinel re-discovering the primary, between attempts), its health check, its
 response callbacks, and a connection whose state is unknown (an error mid-reply, an
 interrupt) is disconnected before it is used again. ``client.close()`` still closes them
-(they stay checked out of the pool, which closes its connections in use too).
+(they stay checked out of the pool, which closes its connections in use too); a store
+dropped without ``close()`` gives them back to the pool when it is collected, so stores made
+and dropped on one long-lived client never exhaust its pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections.abc import Sequence
@@ -37,6 +40,15 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+def _give_back(pool: Any, held: list[Any]) -> None:
+    """Return a collected wire's connections to the pool they came from."""
+    for conn in held:
+        # a pool closed or reset meanwhile has nothing to take back
+        with contextlib.suppress(Exception):
+            pool.release(conn)
+    held.clear()
+
+
 class DirectWire:
     """Sends packed batches on connections held from a client's pool."""
 
@@ -45,6 +57,7 @@ class DirectWire:
         self.callbacks: dict[str, Any] = dict(client.response_callbacks)
         self._idle: list[Any] = []
         _WIRES.add(self)
+        weakref.finalize(self, _give_back, self.pool, self._idle)
 
     @staticmethod
     def usable(client: Any) -> bool:
@@ -67,7 +80,7 @@ class DirectWire:
 
     def forget_connections(self) -> None:
         """Drop the held connections without touching their sockets (after a fork)."""
-        self._idle = []
+        self._idle.clear()
 
     def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """The replies of ``commands``, sent in one write; an error reply is the exception
