@@ -26,4 +26,3 @@ def test_dropped_stores_give_their_connections_back(redis_server: RedisServer) -
         gc.collect()
     assert len(pool._in_use_connections) == 0
     client.close()
-
