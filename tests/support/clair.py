@@ -37,6 +37,9 @@ class ClairAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as Clair's server
+            # TCP_NODELAY, as Go's net/http: an answer's headers and body go out as two
+            # writes, and with Nagle the body would wait for a delayed ACK (up to 40 ms)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
