@@ -74,6 +74,11 @@ class World:
         return int(self.server.client().info("memory")["used_memory"])
 
 
+#: Below this many seconds a command's run is too short to require that most signals land
+#: inside it (every run's promises are checked all the same).
+MIN_WINDOW = 0.25
+
+
 @dataclass(frozen=True)
 class Case:
     """A long-running command: its arguments (given the world), what it starts from
@@ -249,8 +254,10 @@ def test_signals_at_random_moments(name: str, world: World) -> None:
             stopped += check(outcome, case, world)
         except AssertionError as e:
             raise AssertionError(f"{name}, run {run} (SIGNAL_SEED={SEED}): {e}") from e
-    # the moments are drawn within the command's run: most runs are stopped by them
-    assert stopped >= RUNS // 2, f"{name}: only {stopped} of {RUNS} runs were stopped"
+    # the moments are drawn within the command's run: most runs are stopped by them, unless
+    # the run is so short that its own variation from run to run is as long as the window
+    if window >= MIN_WINDOW:
+        assert stopped >= RUNS // 2, f"{name}: only {stopped} of {RUNS} runs were stopped"
 
 
 def test_a_signal_after_the_command_finished_changes_nothing_it_printed(
