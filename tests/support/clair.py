@@ -11,11 +11,11 @@ gets 401. Every request is counted by digest.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import LoopbackHandler, serve
 
 PREFIX = "/indexer/api/v1/index_report/"
 STATE = "/indexer/api/v1/index_state"
@@ -35,22 +35,11 @@ class ClairAPI:
         self.authorizations: list[str | None] = []
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as Clair's server
-            # TCP_NODELAY, as Go's net/http: an answer's headers and body go out as two
-            # writes, and with Nagle the body would wait for a delayed ACK (up to 40 ms)
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(LoopbackHandler):
             def do_GET(self) -> None:
                 api._answer(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = serve(Handler)
 
     @property
     def url(self) -> str:

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ import orjson
 
 from redis_store import Digest, IndexReport, Vulnerability
 from redis_store.errors import DigestError, StoreError
+from tests.support.loopback import LoopbackHandler, serve
 
 PREFIX = "/indexer/api/v1"
 REPORT = PREFIX + "/index_report"
@@ -112,12 +113,7 @@ class ClairIndexer:
                 self._index(body)
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(LoopbackHandler):
             def setup(self) -> None:
                 super().setup()
                 with api._lock:
@@ -129,10 +125,7 @@ class ClairIndexer:
 
             do_POST = do_DELETE = do_PUT = do_HEAD = do_GET
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = serve(Handler, port)
 
     @property
     def url(self) -> str:
@@ -429,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - by hand
     )
     print(f"Clair's indexer API (a stand-in) on {clair.url}, holding {len(clair.reports)} reports")
     try:
-        clair.thread.join()
+        threading.Event().wait()  # until Ctrl-C
     except KeyboardInterrupt:
         clair.stop()
 
