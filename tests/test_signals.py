@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from redis_store import RedisStore, ops
-from redis_store.cli.interrupts import redeliver_lost_interrupts
+from redis_store.cli.interrupts import finish_first, redeliver_lost_interrupts
 from redis_store.demo import workload
 from tests.support.servers import RedisServer, start_redis
 from tests.test_cli_helpers import populate, write_reports
@@ -299,3 +299,25 @@ def test_a_ctrl_c_lost_in_a_finalizer_is_delivered_again() -> None:
     with redeliver_lost_interrupts(), pytest.raises(KeyboardInterrupt):
         Finalized()  # dropped at once: its finalizer "raises"
         time.sleep(5)  # the Ctrl-C comes back long before this ends
+
+
+def test_a_signal_while_a_step_ends_still_stops_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal can land after the step is done and before its handler is taken down: it
+    is not lost (the import went on to its end before), the command stops after the step."""
+    real_signal = signal.signal
+    landed: list[bool] = []
+
+    def signal_lands_first(signum: int, handler: object) -> object:
+        current = signal.getsignal(signal.SIGINT)
+        taking_down = "first_then_raise" in getattr(current, "__qualname__", "")
+        if signum == signal.SIGINT and taking_down and not landed:
+            landed.append(True)
+            current(signal.SIGINT, None)  # the step's handler runs, as it would here
+        return real_signal(signum, handler)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(signal, "signal", signal_lands_first)
+    with pytest.raises(KeyboardInterrupt), finish_first("import"):
+        pass  # the step, done
+    assert landed

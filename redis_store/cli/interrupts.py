@@ -192,12 +192,15 @@ def finish_first(command: str) -> Iterator[None]:
     The block's store state is then whole rather than undone; a second Ctrl-C does not wait.
     """
     note = f"\nredis-store {command}: stopping after the current step (again: abandon it)"
-    with stop_requested(note) as stop:
-        try:
+    stop = threading.Event()
+    try:
+        with stop_requested(note, stop):
             yield
-        finally:
-            if stop.is_set():  # even if the block failed: the operator asked to stop
-                raise KeyboardInterrupt
+    finally:
+        # Looked at once the previous handler is back: a signal landing while the block's
+        # handler is being taken down has set ``stop`` by now, or meets the previous handler.
+        if stop.is_set():  # even if the block failed: the operator asked to stop
+            raise KeyboardInterrupt
 
 
 @contextmanager
