@@ -15,6 +15,7 @@ import pytest
 from redis_store import RedisStore, ops
 from redis_store.keys import KeyLayout
 from tests.test_cli_helpers import assert_consistent, populate, reports
+from tests.test_cli_operators import env
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "nightly_cleanup.py"
 K = KeyLayout("claircore")
@@ -71,6 +72,10 @@ def test_nightly_cleanup_usage(nightly: ModuleType) -> None:
 
 def test_nightly_cleanup_help_is_the_docstring() -> None:
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False
+        [sys.executable, str(SCRIPT), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env(),  # this checkout's package, installed or not
     )
     assert done.returncode == 0 and "expire, then gc, then fsck" in done.stdout

@@ -171,7 +171,8 @@ def start(case: Case, w: World, stdout: int) -> subprocess.Popen[str]:
         stdout=stdout,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env=env(w.server.url),
+        # a crash (a fatal signal such as SIGSEGV) prints where it happened
+        env=env(w.server.url, PYTHONFAULTHANDLER="1"),
         text=True,
     )
 
