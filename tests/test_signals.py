@@ -208,7 +208,7 @@ def check(outcome: Outcome, case: Case, w: World) -> bool:
     sent, err = outcome.sent, outcome.err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     for line in filter(None, err.splitlines()):
-        assert line.startswith("redis-store "), f"not one of the command's lines: {line!r}"
+        assert line.startswith("redis-store "), f"not one of the command's lines: {line!r}\n{err}"
     # killed by a signal that arrived once the interpreter was exiting (it restores the
     # default dispositions last) is what a shell reports as 128 + the signal
     status = 128 - outcome.status if outcome.status < 0 else outcome.status
